@@ -1,0 +1,2 @@
+//! simul-net (work in progress).
+#![forbid(unsafe_code)]

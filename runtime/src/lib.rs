@@ -1,0 +1,2 @@
+//! simul-runtime (work in progress).
+#![forbid(unsafe_code)]
