@@ -1,0 +1,256 @@
+//! The reactor: the loop's window on the OS's readiness events, through `mio`.
+//!
+//! Each IO object registers once, for both directions, in a `slab` of
+//! [`IoSlot`]s. mio is *edge-triggered*: it reports a socket becoming ready,
+//! not being ready. So the slot caches readiness, and only an operation that
+//! hit `WouldBlock` clears it (`io.rs` does that); a reader that stopped
+//! before `WouldBlock` would otherwise never hear from the socket again.
+//!
+//! Invariants owned here:
+//! - a token carries the slot's index *and* generation, so an event for a
+//!   freed or reused slot is ignored, never delivered to a stranger;
+//! - wakers are collected while the slab is borrowed and woken after.
+//!
+//! Being single-threaded buys two simplifications over tokio's driver: events
+//! are only dispatched between polls, so readiness cannot change between an
+//! operation's `WouldBlock` and the clearing of the cache, and a waker stored
+//! after a failed check cannot miss an event that arrived in between.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::{Events, Interest, Token};
+use slab::Slab;
+
+/// The token of the `mio::Waker` that other threads use to interrupt a poll.
+pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
+
+const _: () = assert!(
+    usize::BITS == 64,
+    "tokens pack a 32-bit index and a 32-bit generation"
+);
+
+/// Which half of a full-duplex source an operation uses.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Reading, accepting, or waiting for a peer's close.
+    Read,
+    /// Writing, or waiting for a connect to finish.
+    Write,
+}
+
+/// Names a registration: slab index plus the generation it was created with.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SourceKey {
+    index: u32,
+    generation: u32,
+}
+
+impl SourceKey {
+    fn token(self) -> Token {
+        Token(((self.generation as usize) << 32) | self.index as usize)
+    }
+
+    fn from_token(token: Token) -> SourceKey {
+        SourceKey {
+            index: token.0 as u32,
+            generation: (token.0 >> 32) as u32,
+        }
+    }
+}
+
+/// One registered IO object.
+struct IoSlot {
+    generation: u32,
+    /// Readiness seen and not yet consumed, per direction. Starts true: the
+    /// first operation simply tries (as asyncio's `sock_recv` does) instead of
+    /// waiting for an event that may have come before registration.
+    read_ready: bool,
+    write_ready: bool,
+    /// The task waiting to read (or write). One each: a socket has one
+    /// reader and one writer at a time.
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+impl IoSlot {
+    fn waiter(&mut self, direction: Direction) -> (&mut bool, &mut Option<Waker>) {
+        match direction {
+            Direction::Read => (&mut self.read_ready, &mut self.reader),
+            Direction::Write => (&mut self.write_ready, &mut self.writer),
+        }
+    }
+}
+
+pub(crate) struct Reactor {
+    poll: RefCell<mio::Poll>,
+    events: RefCell<Events>,
+    registry: mio::Registry,
+    sources: RefCell<Slab<IoSlot>>,
+    next_generation: Cell<u32>,
+}
+
+impl Reactor {
+    /// Creates the reactor and the `mio::Waker` that interrupts its sleep.
+    pub(crate) fn new() -> io::Result<(Reactor, mio::Waker)> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let reactor = Reactor {
+            poll: RefCell::new(poll),
+            events: RefCell::new(Events::with_capacity(1024)),
+            registry,
+            sources: RefCell::new(Slab::new()),
+            next_generation: Cell::new(0),
+        };
+        Ok((reactor, waker))
+    }
+
+    pub(crate) fn register(&self, source: &mut impl Source) -> io::Result<SourceKey> {
+        let generation = self.next_generation.get();
+        self.next_generation.set(generation.wrapping_add(1));
+        let mut sources = self.sources.borrow_mut();
+        let entry = sources.vacant_entry();
+        let key = SourceKey {
+            index: u32::try_from(entry.key()).expect("more than 4 billion IO sources"),
+            generation,
+        };
+        self.registry
+            .register(source, key.token(), Interest::READABLE | Interest::WRITABLE)?;
+        entry.insert(IoSlot {
+            generation,
+            read_ready: true,
+            write_ready: true,
+            reader: None,
+            writer: None,
+        });
+        Ok(key)
+    }
+
+    /// Removes a registration from mio and from the slab; its wakers are dropped.
+    pub(crate) fn deregister(&self, key: SourceKey, source: &mut impl Source) {
+        // Failure means the fd is already gone from the epoll set; either way
+        // the slot must go.
+        let _ = self.registry.deregister(source);
+        let mut sources = self.sources.borrow_mut();
+        let slot = match sources.get(key.index as usize) {
+            Some(slot) if slot.generation == key.generation => sources.remove(key.index as usize),
+            _ => return,
+        };
+        drop(sources);
+        drop(slot); // its wakers, dropped outside the borrow
+    }
+
+    /// Ready if `direction` has unconsumed readiness; otherwise stores the waker.
+    pub(crate) fn poll_ready(&self, key: SourceKey, direction: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        let mut sources = self.sources.borrow_mut();
+        let Some(slot) = sources.get_mut(key.index as usize) else {
+            return Poll::Ready(()); // deregistered: let the operation report it
+        };
+        let (ready, waiter) = slot.waiter(direction);
+        if *ready {
+            return Poll::Ready(());
+        }
+        match waiter {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            other => *other = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Forgets `direction`'s readiness: an operation just returned `WouldBlock`.
+    pub(crate) fn clear_ready(&self, key: SourceKey, direction: Direction) {
+        if let Some(slot) = self.sources.borrow_mut().get_mut(key.index as usize) {
+            *slot.waiter(direction).0 = false;
+        }
+    }
+
+    /// Waits up to `timeout` for events (forever if `None`), records them,
+    /// and collects the wakers to wake. Returns the number of events.
+    // BOOK: reactor-poll
+    pub(crate) fn poll(&self, timeout: Option<Duration>, wakers: &mut Vec<Waker>) -> io::Result<usize> {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            // A signal interrupted the sleep: a turn with no events.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
+            Err(e) => return Err(e),
+        }
+        let mut count = 0;
+        for event in events.iter() {
+            count += 1;
+            if event.token() == WAKE_TOKEN {
+                continue; // only there to end the sleep; the inject queue says who
+            }
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            let writable = event.is_writable() || event.is_write_closed() || event.is_error();
+            self.dispatch(event.token(), readable, writable, wakers);
+        }
+        Ok(count)
+    }
+
+    /// Applies one event to its slot, if the token still names a live one.
+    fn dispatch(&self, token: Token, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
+        let key = SourceKey::from_token(token);
+        let mut sources = self.sources.borrow_mut();
+        let Some(slot) = sources.get_mut(key.index as usize) else {
+            return;
+        };
+        if slot.generation != key.generation {
+            return; // the slot was freed and reused since this event was queued
+        }
+        if readable {
+            slot.read_ready = true;
+            wakers.extend(slot.reader.take());
+        }
+        if writable {
+            slot.write_ready = true;
+            wakers.extend(slot.writer.take());
+        }
+    }
+
+    pub(crate) fn live_sources(&self) -> usize {
+        self.sources.borrow().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_task::noop_waker;
+
+    /// An event queued for a source that was dropped must not reach the source
+    /// that reused its slot (mio #172, #219).
+    #[test]
+    fn stale_token_event_is_ignored_after_slot_reuse() {
+        let (reactor, _waker) = Reactor::new().unwrap();
+        let mut first = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let old = reactor.register(&mut first).unwrap();
+        reactor.deregister(old, &mut first);
+
+        let mut second = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let new = reactor.register(&mut second).unwrap();
+        assert_eq!(old.index, new.index, "the slab reuses the freed slot");
+        assert_ne!(old.generation, new.generation);
+
+        // Make the new source wait for readability.
+        reactor.clear_ready(new, Direction::Read);
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(reactor.poll_ready(new, Direction::Read, &mut cx).is_pending());
+
+        let mut woken = Vec::new();
+        reactor.dispatch(old.token(), true, true, &mut woken);
+        assert!(woken.is_empty(), "a stale event woke the slot's new owner");
+        assert!(reactor.poll_ready(new, Direction::Read, &mut cx).is_pending());
+
+        reactor.dispatch(new.token(), true, false, &mut woken);
+        assert_eq!(woken.len(), 1);
+        assert!(reactor.poll_ready(new, Direction::Read, &mut cx).is_ready());
+        reactor.deregister(new, &mut second);
+        assert_eq!(reactor.live_sources(), 0);
+    }
+}

@@ -1,0 +1,168 @@
+//! What the loop did, and how often: a trace of scheduling events and counters.
+//!
+//! The trace is off by default and then costs one branch per event. When on,
+//! events are kept in memory, stamped by the runtime's clock, so under the
+//! virtual clock the same program gives the same trace twice.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use crate::time::Clock;
+
+/// Who caused a wake (or a spawn).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WakeSource {
+    /// A task, by id (0 is the `block_on` future), while it was being polled.
+    Task(u64),
+    /// The reactor: a socket (or other source) became ready.
+    Io,
+    /// A timer fired.
+    Timer,
+    /// A `yield_now` resumed after the reactor turn.
+    Yield,
+    /// Another thread (the blocking pool, a channel sender, ...).
+    Thread,
+    /// The runtime itself, outside any poll (for example a destructor at shutdown).
+    Runtime,
+}
+
+/// One thing the loop did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    /// A task was created.
+    Spawn {
+        /// The new task's id.
+        task: u64,
+        /// Who spawned it.
+        by: WakeSource,
+    },
+    /// A poll began.
+    PollStart {
+        /// The task polled.
+        task: u64,
+    },
+    /// A poll ended.
+    PollEnd {
+        /// The task polled.
+        task: u64,
+        /// Whether the task finished (completed or panicked).
+        ready: bool,
+    },
+    /// A task was put on the ready queue.
+    Wake {
+        /// The task woken.
+        task: u64,
+        /// Who woke it.
+        by: WakeSource,
+    },
+    /// The loop asked the OS for IO events, sleeping at most `timeout`.
+    Park {
+        /// `None` means until an event arrives.
+        timeout: Option<Duration>,
+    },
+    /// The OS answered.
+    Unpark {
+        /// How many events it reported.
+        events: usize,
+    },
+    /// Timers fired.
+    TimerFire {
+        /// How many.
+        count: usize,
+    },
+}
+
+/// A [`TraceKind`] with the time it happened, since the runtime was created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// Time since the runtime started, on the runtime's clock.
+    pub at: Duration,
+    /// What happened.
+    pub kind: TraceKind,
+}
+
+/// The trace log, present only when tracing is on.
+pub(crate) struct Tracer {
+    log: Option<RefCell<Vec<TraceEvent>>>,
+}
+
+impl Tracer {
+    pub(crate) fn new(enabled: bool) -> Tracer {
+        Tracer {
+            log: enabled.then(|| RefCell::new(Vec::new())),
+        }
+    }
+
+    /// Records an event; `kind` is only evaluated when tracing is on.
+    #[inline]
+    pub(crate) fn record(&self, clock: &Clock, kind: impl FnOnce() -> TraceKind) {
+        if let Some(log) = &self.log {
+            let at = clock.now().saturating_duration_since(clock.start());
+            log.borrow_mut().push(TraceEvent { at, kind: kind() });
+        }
+    }
+
+    pub(crate) fn take(&self) -> Vec<TraceEvent> {
+        self.log
+            .as_ref()
+            .map(|log| std::mem::take(&mut *log.borrow_mut()))
+            .unwrap_or_default()
+    }
+}
+
+/// Live counters, bumped by the loop (plain cells: one thread).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) spawned: Cell<u64>,
+    pub(crate) polls: Cell<u64>,
+    pub(crate) wakes_local: Cell<u64>,
+    pub(crate) wakes_remote: Cell<u64>,
+    pub(crate) reactor_turns: Cell<u64>,
+    pub(crate) io_events: Cell<u64>,
+    pub(crate) timers_fired: Cell<u64>,
+    pub(crate) asleep: Cell<Duration>,
+}
+
+/// A snapshot of the loop's counters and gauges; see [`Runtime::stats`](crate::Runtime::stats).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Tasks spawned so far.
+    pub tasks_spawned: u64,
+    /// Polls of tasks (and of the `block_on` future).
+    pub polls: u64,
+    /// Wakes made on the loop's thread (no lock, no syscall).
+    pub wakes_local: u64,
+    /// Wakes that came from other threads through the inject queue.
+    pub wakes_remote: u64,
+    /// Times the loop asked the OS for IO events.
+    pub reactor_turns: u64,
+    /// IO events the OS reported.
+    pub io_events: u64,
+    /// Timers that fired.
+    pub timers_fired: u64,
+    /// Real time spent asleep in the OS waiting for events.
+    pub time_asleep: Duration,
+    /// Tasks alive now (running, or finished with an output not yet taken).
+    pub live_tasks: usize,
+    /// IO sources registered with the reactor now.
+    pub io_sources: usize,
+    /// Timers pending now.
+    pub pending_timers: usize,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            tasks_spawned: self.spawned.get(),
+            polls: self.polls.get(),
+            wakes_local: self.wakes_local.get(),
+            wakes_remote: self.wakes_remote.get(),
+            reactor_turns: self.reactor_turns.get(),
+            io_events: self.io_events.get(),
+            timers_fired: self.timers_fired.get(),
+            time_asleep: self.asleep.get(),
+            ..Stats::default()
+        }
+    }
+}
