@@ -1,0 +1,162 @@
+//! TCP on the reactor, over real loopback sockets.
+
+use std::cell::Cell;
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+
+use simul_net::{TcpListener, TcpStream};
+use simul_runtime::{run, spawn};
+
+fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Deterministic, non-repeating-looking bytes, so a reordering would show.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
+}
+
+/// 1 MB goes through an echo server that reads 7 bytes at a time and comes
+/// back intact through reads of 13 bytes: partial reads and writes, and
+/// edge-triggered readiness, at every size.
+#[test]
+fn echo_of_one_megabyte_through_tiny_buffers_is_exact() {
+    run(async {
+        let listener = TcpListener::bind(any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 7];
+            let mut echoed = 0usize;
+            loop {
+                let n = conn.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                conn.write_all(&buf[..n]).await.unwrap();
+                echoed += n;
+            }
+            conn.shutdown(Shutdown::Write).unwrap();
+            echoed
+        });
+
+        let data = pattern(1 << 20);
+        let client = Rc::new(TcpStream::connect(addr).await.unwrap());
+        let writer = {
+            let client = Rc::clone(&client);
+            let data = data.clone();
+            spawn(async move {
+                for piece in data.chunks(4096) {
+                    client.write_all(piece).await.unwrap();
+                }
+                client.shutdown(Shutdown::Write).unwrap();
+            })
+        };
+        let mut received = Vec::with_capacity(data.len());
+        let mut buf = [0u8; 13];
+        loop {
+            let n = client.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert_eq!(server.await.unwrap(), data.len());
+        assert_eq!(received.len(), data.len());
+        assert!(received == data, "echoed bytes differ from those sent");
+    });
+}
+
+/// Connecting to a port nobody listens on fails with ConnectionRefused
+/// instead of waiting forever.
+#[test]
+fn connect_to_a_closed_port_is_refused_not_a_hang() {
+    let addr = {
+        let probe = std::net::TcpListener::bind(any_port()).unwrap();
+        probe.local_addr().unwrap()
+    }; // the probe is closed here, so the port is free and refuses
+    let error = run(TcpStream::connect(addr)).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+/// The peer closing its write half reads as end-of-stream (`Ok(0)`), every
+/// time it is asked.
+#[test]
+fn peer_close_reads_as_zero_repeatedly() {
+    run(async {
+        let listener = TcpListener::bind(any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            conn.write_all(b"bye").await.unwrap();
+            // dropped here: FIN
+        });
+        let client = TcpStream::connect(addr).await.unwrap();
+        closer.await.unwrap();
+        let mut buf = [0u8; 8];
+        let mut got = Vec::new();
+        loop {
+            let n = client.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"bye");
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(client.try_peek(&mut buf).unwrap(), 0, "peek sees the EOF too");
+    });
+}
+
+/// Many clients served concurrently by one accept loop, each answered
+/// with its own id: no readiness event is lost or misrouted.
+#[test]
+fn one_loop_serves_many_concurrent_connections() {
+    const CLIENTS: usize = 200;
+    run(async {
+        let listener = TcpListener::bind(any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Rc::new(Cell::new(0));
+        let acceptor = {
+            let served = Rc::clone(&served);
+            spawn(async move {
+                for _ in 0..CLIENTS {
+                    let (conn, _) = listener.accept().await.unwrap();
+                    let served = Rc::clone(&served);
+                    drop(spawn(async move {
+                        let mut id = [0u8; 8];
+                        let mut have = 0;
+                        while have < 8 {
+                            have += conn.read(&mut id[have..]).await.unwrap();
+                        }
+                        let n = u64::from_le_bytes(id);
+                        conn.write_all(&(n * 2).to_le_bytes()).await.unwrap();
+                        served.set(served.get() + 1);
+                    }));
+                }
+            })
+        };
+        let clients: Vec<_> = (0..CLIENTS as u64)
+            .map(|i| {
+                spawn(async move {
+                    let conn = TcpStream::connect(addr).await.unwrap();
+                    conn.write_all(&i.to_le_bytes()).await.unwrap();
+                    let mut answer = [0u8; 8];
+                    let mut have = 0;
+                    while have < 8 {
+                        let n = conn.read(&mut answer[have..]).await.unwrap();
+                        assert!(n > 0, "server closed early");
+                        have += n;
+                    }
+                    u64::from_le_bytes(answer)
+                })
+            })
+            .collect();
+        for (i, client) in clients.into_iter().enumerate() {
+            assert_eq!(client.await.unwrap(), 2 * i as u64);
+        }
+        acceptor.await.unwrap();
+        assert_eq!(served.get(), CLIENTS);
+    });
+}
