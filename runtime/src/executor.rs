@@ -62,6 +62,9 @@ pub(crate) struct Core {
     pub(crate) ready: RefCell<VecDeque<TaskKey>>,
     /// Wakers of `yield_now` calls, woken only after the next reactor turn.
     pub(crate) deferred: RefCell<Vec<Waker>>,
+    /// Scratch space for the wakers a turn collects (IO, timers), kept to
+    /// reuse its capacity.
+    pub(crate) wake_buf: RefCell<Vec<Waker>>,
     next_serial: Cell<u32>,
     pub(crate) reactor: Reactor,
     pub(crate) timers: RefCell<TimerQueue>,
@@ -87,6 +90,7 @@ impl Core {
             tasks: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
             deferred: RefCell::new(Vec::new()),
+            wake_buf: RefCell::new(Vec::new()),
             next_serial: Cell::new(1),
             reactor,
             timers: RefCell::new(TimerQueue::new()),

@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_task::waker_ref;
@@ -82,74 +82,94 @@ impl Core {
     /// Steps 3 to 5 of the tick: IO, deferred yields, timers.
     // BOOK: turn
     fn turn(&self) {
+        // One buffer of wakers, reused every turn: a tick allocates nothing
+        // once the loop has warmed up.
+        let mut wakers = std::mem::take(&mut *self.wake_buf.borrow_mut());
+
         let busy = !self.ready.borrow().is_empty()
             || !self.deferred.borrow().is_empty()
             || self.shared.is_poked();
         if busy {
-            self.park(Some(Duration::ZERO));
+            self.park(Some(Duration::ZERO), &mut wakers);
         } else if self.clock.is_virtual() {
-            self.park_virtual();
+            self.park_virtual(&mut wakers);
         } else {
             let next = self.timers.borrow_mut().next_deadline();
-            self.park(next.map(|deadline| deadline.saturating_duration_since(Instant::now())));
+            let timeout = next.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            self.park(timeout, &mut wakers);
         }
 
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        if !deferred.is_empty() {
-            self.running.set(WakeSource::Yield);
-            deferred.into_iter().for_each(|waker| waker.wake());
-        }
+        // `yield_now` callers go behind whatever IO this turn found.
+        std::mem::swap(&mut wakers, &mut *self.deferred.borrow_mut());
+        self.wake_all(WakeSource::Yield, &mut wakers);
 
-        let mut due = Vec::new();
-        let fired = self.timers.borrow_mut().fire_due(self.clock.now(), &mut due);
+        let fired = self
+            .timers
+            .borrow_mut()
+            .fire_due(self.clock.now(), &mut wakers);
         if fired > 0 {
-            self.counters.timers_fired.set(self.counters.timers_fired.get() + fired as u64);
+            self.counters
+                .timers_fired
+                .set(self.counters.timers_fired.get() + fired as u64);
             self.trace
                 .record(&self.clock, || TraceKind::TimerFire { count: fired });
-            self.running.set(WakeSource::Timer);
-            due.into_iter().for_each(|waker| waker.wake());
+            self.wake_all(WakeSource::Timer, &mut wakers);
         }
+
+        *self.wake_buf.borrow_mut() = wakers;
+    }
+
+    /// Wakes (and removes) every waker in `wakers`, attributing the wakes to `source`.
+    fn wake_all(&self, source: WakeSource, wakers: &mut Vec<Waker>) {
+        if wakers.is_empty() {
+            return;
+        }
+        self.running.set(source);
+        wakers.drain(..).for_each(Waker::wake);
         self.running.set(WakeSource::Runtime);
     }
 
     /// Under the virtual clock nothing real is waited for: look for IO without
     /// sleeping, and if nothing became ready, jump to the next deadline.
     // BOOK: virtual-clock
-    fn park_virtual(&self) {
+    fn park_virtual(&self, wakers: &mut Vec<Waker>) {
         if self.shared.blocking_in_flight.load(Ordering::Acquire) > 0 {
             // A pool thread will poke us with its result; time stands still.
-            self.park(None);
+            self.park(None, wakers);
             return;
         }
-        self.park(Some(Duration::ZERO));
+        self.park(Some(Duration::ZERO), wakers);
         if !self.ready.borrow().is_empty() || self.shared.is_poked() {
             return;
         }
         match self.timers.borrow_mut().next_deadline() {
             Some(deadline) => self.clock.advance_to(deadline),
             // No timer, no ready task: only IO from outside can wake us.
-            None => self.park(None),
+            None => self.park(None, wakers),
         }
     }
 
     /// Polls the reactor (sleeping up to `timeout`) and wakes the IO waiters.
-    fn park(&self, timeout: Option<Duration>) {
-        self.counters.reactor_turns.set(self.counters.reactor_turns.get() + 1);
+    fn park(&self, timeout: Option<Duration>, wakers: &mut Vec<Waker>) {
+        self.counters
+            .reactor_turns
+            .set(self.counters.reactor_turns.get() + 1);
         self.trace.record(&self.clock, || TraceKind::Park { timeout });
         let slept_from = (timeout != Some(Duration::ZERO)).then(Instant::now);
-        let mut wakers = Vec::new();
         let events = self
             .reactor
-            .poll(timeout, &mut wakers)
+            .poll(timeout, wakers)
             .unwrap_or_else(|e| panic!("simul: polling the OS for IO events failed: {e}"));
         if let Some(from) = slept_from {
-            self.counters.asleep.set(self.counters.asleep.get() + from.elapsed());
+            self.counters
+                .asleep
+                .set(self.counters.asleep.get() + from.elapsed());
         }
-        self.counters.io_events.set(self.counters.io_events.get() + events as u64);
+        self.counters
+            .io_events
+            .set(self.counters.io_events.get() + events as u64);
         self.trace
             .record(&self.clock, || TraceKind::Unpark { events });
-        self.running.set(WakeSource::Io);
-        wakers.into_iter().for_each(|waker| waker.wake());
-        self.running.set(WakeSource::Runtime);
+        self.wake_all(WakeSource::Io, wakers);
     }
 }
