@@ -1,9 +1,11 @@
 //! simul-net: networking on simul's reactor.
 //!
 //! - [`TcpListener`] and [`TcpStream`]: non-blocking TCP (`tcp.rs`).
-
+//! - [`http`]: an HTTP/1.1 client and a small server for fixtures.
 #![forbid(unsafe_code)]
 
+pub mod dns;
+pub mod http;
 pub mod tcp;
 
 pub use tcp::{TcpListener, TcpStream};

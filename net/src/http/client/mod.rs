@@ -1,0 +1,446 @@
+//! The HTTP/1.1 client: connections, the keep-alive pool, timeouts,
+//! redirects and retries, around the sans-IO codec of `http/`.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `mod.rs` | `Client`, its options, one request from URL to response head |
+//! | `request.rs` | the request builder |
+//! | `response.rs` | the response and its body |
+//! | `conn.rs` | a connection, connecting, and the deadlines on every wait |
+//! | `pool.rs` | the keep-alive pool |
+//! | `redirect.rs` | where a redirect leads |
+
+mod conn;
+mod pool;
+mod redirect;
+mod request;
+mod response;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use url::Url;
+
+pub use request::RequestBuilder;
+pub use response::Response;
+
+use self::conn::{Connection, Deadlines, PoolKey};
+use self::pool::Pool;
+use self::response::BodyReader;
+use crate::http::{encode_request, ClosePhase, Error, Headers, Limits, RequestHead, ResponseDecoder};
+
+/// Options of a [`Client`]; start from [`Client::builder`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    max_idle_per_host: usize,
+    max_idle_age: Duration,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    max_redirects: u32,
+    max_head_bytes: usize,
+    max_headers: usize,
+    max_body_bytes: u64,
+    user_agent: Option<String>,
+    verbose: bool,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        ClientBuilder {
+            max_idle_per_host: 8,
+            // Below the 5 s keep-alive of Node and uvicorn (nginx keeps 75 s),
+            // so we drop an idle connection before the server is likely to.
+            max_idle_age: Duration::from_secs(4),
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(30)),
+            total_timeout: None,
+            max_redirects: 10,
+            max_head_bytes: 64 * 1024,
+            max_headers: 100,
+            max_body_bytes: 64 * 1024 * 1024,
+            user_agent: Some(concat!("simul/", env!("CARGO_PKG_VERSION")).to_owned()),
+            verbose: false,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Idle connections kept per (host, port) (default 8; 0 disables reuse).
+    pub fn max_idle_per_host(mut self, n: usize) -> ClientBuilder {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// How long an idle connection may wait in the pool (default 4 s, kept
+    /// below common server keep-alive timeouts).
+    pub fn max_idle_age(mut self, age: Duration) -> ClientBuilder {
+        self.max_idle_age = age;
+        self
+    }
+
+    /// Bound on resolving and connecting (default 10 s; `None`: no bound).
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Bound on each wait for the server: a stalled server is an error after
+    /// this long without a byte (default 30 s; `None`: no bound).
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Bound on a whole request, from connect to the end of the body
+    /// (default none).
+    pub fn timeout(mut self, total: Option<Duration>) -> ClientBuilder {
+        self.total_timeout = total;
+        self
+    }
+
+    /// Redirects followed before giving up (default 10; 0 returns the 3xx).
+    pub fn max_redirects(mut self, n: u32) -> ClientBuilder {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Largest response head accepted (default 64 KiB).
+    pub fn max_head_bytes(mut self, bytes: usize) -> ClientBuilder {
+        self.max_head_bytes = bytes;
+        self
+    }
+
+    /// Most header fields accepted in a head or trailer (default 100).
+    pub fn max_headers(mut self, fields: usize) -> ClientBuilder {
+        self.max_headers = fields;
+        self
+    }
+
+    /// Largest body read whole by `bytes()`, `text()` and `json()`
+    /// (default 64 MiB); `chunk()` streams without a limit.
+    pub fn max_body_bytes(mut self, bytes: u64) -> ClientBuilder {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The `User-Agent` sent (default `simul/VERSION`; `None` sends none).
+    pub fn user_agent(mut self, agent: Option<&str>) -> ClientBuilder {
+        self.user_agent = agent.map(str::to_owned);
+        self
+    }
+
+    /// Reports connects, reuses and closes on stderr, as `curl -v` does.
+    pub fn verbose(mut self, on: bool) -> ClientBuilder {
+        self.verbose = on;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client {
+        Client {
+            inner: Rc::new(Inner {
+                pool: Rc::new(Pool::new(self.max_idle_per_host, self.max_idle_age)),
+                next_connection: Cell::new(0),
+                config: self,
+            }),
+        }
+    }
+}
+
+/// An HTTP/1.1 client with a keep-alive pool (aiohttp's `ClientSession`).
+///
+/// Cheap to clone: clones share the pool. Only `http://` URLs are spoken
+/// (`https://` is refused with [`Error::UnsupportedScheme`] until TLS exists).
+///
+/// ```no_run
+/// # simul_runtime::run(async {
+/// let client = simul_net::http::Client::new();
+/// let listing: serde_json::Value = client
+///     .get("http://127.0.0.1:8080/r/python/top.json")
+///     .await?
+///     .json()
+///     .await?;
+/// # Ok::<(), simul_net::http::Error>(())
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    config: ClientBuilder,
+    pool: Rc<Pool>,
+    next_connection: Cell<u64>,
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the default options.
+    pub fn new() -> Client {
+        ClientBuilder::default().build()
+    }
+
+    /// Options: pool, timeouts, redirects, limits, user agent.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A GET request; `.await` it to send.
+    pub fn get(&self, url: &str) -> RequestBuilder {
+        self.request("GET", url)
+    }
+
+    /// A HEAD request.
+    pub fn head(&self, url: &str) -> RequestBuilder {
+        self.request("HEAD", url)
+    }
+
+    /// A POST request; add a body with `.body()` or `.json()`.
+    pub fn post(&self, url: &str) -> RequestBuilder {
+        self.request("POST", url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: &str, url: &str) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Headers::new(),
+            body: Vec::new(),
+            timeout: None,
+            error: None,
+        }
+    }
+
+    /// Idle connections in the pool now (for tests and curious users).
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.idle_count()
+    }
+
+    /// Sends `request`, following redirects.
+    async fn execute(&self, request: RequestBuilder) -> Result<Response, Error> {
+        if let Some(error) = request.error {
+            return Err(error);
+        }
+        let config = &self.inner.config;
+        let total = request.timeout.or(config.total_timeout);
+        let deadlines = Deadlines {
+            read_idle: config.read_timeout,
+            total: total.map(|d| simul_runtime::time::now() + d),
+        };
+        let mut url = parse_url(&request.url)?;
+        let mut method = request.method;
+        let mut headers = request.headers;
+        let mut body = request.body;
+        let mut redirects = 0;
+        loop {
+            let response = self
+                .exchange_with_retry(&url, &method, &headers, &body, &deadlines)
+                .await?;
+            let location = response.header("location").map(str::to_owned);
+            let (true, Some(location)) = (redirect::is_redirect(response.status()), location) else {
+                return Ok(response);
+            };
+            if config.max_redirects == 0 {
+                return Ok(response);
+            }
+            if redirects == config.max_redirects {
+                return Err(Error::TooManyRedirects {
+                    limit: config.max_redirects,
+                });
+            }
+            redirects += 1;
+            let hop = redirect::next_hop(&url, &method, &headers, response.status(), &location)?;
+            deadlines.bound(async { Ok(response.discard_body().await) }).await?;
+            if !hop.keep_body {
+                body.clear();
+            }
+            (url, method, headers) = (hop.url, hop.method, hop.headers);
+        }
+    }
+
+    /// One request on one URL: on a reused connection that failed before
+    /// any response byte, an idempotent request is sent once more on a new
+    /// connection (the server closed the idle one as we wrote: RFC 9112 §9.3.1).
+    // BOOK: retry
+    async fn exchange_with_retry(
+        &self,
+        url: &Url,
+        method: &str,
+        headers: &Headers,
+        body: &[u8],
+        deadlines: &Deadlines,
+    ) -> Result<Response, Error> {
+        let key = pool_key(url)?;
+        let pooled = self.inner.pool.checkout(&key);
+        let reused = pooled.is_some();
+        let conn = match pooled {
+            Some(conn) => {
+                if self.inner.config.verbose {
+                    eprintln!("* Re-using existing connection #{} with host {}", conn.id, key.host);
+                }
+                conn
+            }
+            None => self.open(&key, deadlines).await?,
+        };
+        match self.exchange(conn, url, method, headers, body, deadlines).await {
+            Err(Attempt::Untouched(_)) if reused && is_idempotent(method) => {
+                let conn = self.open(&key, deadlines).await?;
+                self.exchange(conn, url, method, headers, body, deadlines)
+                    .await
+                    .map_err(Attempt::into_error)
+            }
+            result => result.map_err(Attempt::into_error),
+        }
+    }
+
+    async fn open(&self, key: &PoolKey, deadlines: &Deadlines) -> Result<Connection, Error> {
+        let config = &self.inner.config;
+        let (stream, addr) = conn::connect(&key.host, key.port, config.connect_timeout, deadlines).await?;
+        let id = self.inner.next_connection.get();
+        self.inner.next_connection.set(id + 1);
+        if config.verbose {
+            eprintln!("* Connected to {} ({}) port {} (#{id})", key.host, addr.ip(), key.port);
+        }
+        Ok(Connection::new(stream, key.clone(), id, config.verbose))
+    }
+
+    /// Writes the request and reads the response head.
+    async fn exchange(
+        &self,
+        mut conn: Connection,
+        url: &Url,
+        method: &str,
+        headers: &Headers,
+        body: &[u8],
+        deadlines: &Deadlines,
+    ) -> Result<Response, Attempt> {
+        let config = &self.inner.config;
+        let mut all_headers = headers.clone();
+        if let Some(agent) = &config.user_agent {
+            if !all_headers.contains("user-agent") {
+                all_headers.append("User-Agent", agent);
+            }
+        }
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let head = RequestHead {
+            method,
+            target: &target,
+            host: url.host_str().unwrap_or(""),
+            port: url.port(),
+            headers: &all_headers,
+            body_len: body.len() as u64,
+        };
+        let mut message = Vec::with_capacity(256 + body.len());
+        encode_request(&head, &mut message).map_err(Attempt::Failed)?;
+        message.extend_from_slice(body);
+        deadlines
+            .bound(conn.stream.write_all(&message))
+            .await
+            .map_err(Attempt::untouched_if_io)?;
+
+        let limits = Limits {
+            max_head_bytes: config.max_head_bytes,
+            max_headers: config.max_headers,
+            // Whole-body reads are bounded by `Response::bytes`; streaming is not.
+            max_body_bytes: None,
+            ..Limits::default()
+        };
+        let mut decoder = ResponseDecoder::new(method, limits);
+        let mut received_any = false;
+        let head = loop {
+            match decoder.decode_head(&mut conn.buf) {
+                Ok(Some(head)) => break head,
+                Ok(None) => {}
+                Err(Error::ConnectionClosed {
+                    phase: ClosePhase::BeforeResponse,
+                }) if !received_any => {
+                    return Err(Attempt::Untouched(Error::ConnectionClosed {
+                        phase: ClosePhase::BeforeResponse,
+                    }))
+                }
+                Err(e) => return Err(Attempt::Failed(e)),
+            }
+            match conn.read_more(deadlines).await {
+                Ok(0) => decoder.eof(),
+                Ok(_) => received_any = true,
+                Err(e) if !received_any => return Err(Attempt::untouched_if_io(e)),
+                Err(e) => return Err(Attempt::Failed(e)),
+            }
+        };
+        let may_reuse = !headers.contains_token("connection", "close");
+        let reader = BodyReader {
+            conn,
+            decoder,
+            deadlines: *deadlines,
+            pool: Rc::clone(&self.inner.pool),
+            may_reuse,
+        };
+        Ok(Response::new(head, url.clone(), reader, config.max_body_bytes))
+    }
+}
+
+/// How one attempt failed: before the server said anything (safe to retry
+/// an idempotent request), or after.
+enum Attempt {
+    Untouched(Error),
+    Failed(Error),
+}
+
+impl Attempt {
+    /// A socket error before any response byte leaves the request retryable;
+    /// a timeout does not (the server may be slow, not gone).
+    fn untouched_if_io(error: Error) -> Attempt {
+        match error {
+            Error::Io(_) => Attempt::Untouched(error),
+            other => Attempt::Failed(other),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            Attempt::Untouched(e) | Attempt::Failed(e) => e,
+        }
+    }
+}
+
+/// Methods whose repetition does no harm (RFC 9110 §9.2.2).
+fn is_idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
+}
+
+fn parse_url(raw: &str) -> Result<Url, Error> {
+    let url = Url::parse(raw).map_err(|e| Error::InvalidUrl {
+        url: raw.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if url.scheme() != "http" {
+        return Err(Error::UnsupportedScheme {
+            scheme: url.scheme().to_owned(),
+        });
+    }
+    Ok(url)
+}
+
+fn pool_key(url: &Url) -> Result<PoolKey, Error> {
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| Error::InvalidUrl {
+        url: url.to_string(),
+        reason: "no host".to_owned(),
+    })?;
+    Ok(PoolKey {
+        host: host.to_ascii_lowercase(),
+        port: url.port_or_known_default().unwrap_or(80),
+    })
+}

@@ -1,0 +1,181 @@
+//! The client's `Response`: the head at once, the body when asked for.
+
+use std::fmt;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+
+use super::conn::{Connection, Deadlines};
+use super::pool::Pool;
+use crate::http::{BodyEvent, BodyLength, Error, Head, Headers, ResponseDecoder, Version};
+
+/// A response whose head has arrived; the body is read on demand, whole
+/// ([`bytes`](Self::bytes), [`text`](Self::text), [`json`](Self::json)) or
+/// streamed ([`chunk`](Self::chunk)).
+///
+/// Once the body has been read to its end the connection goes back to the
+/// pool. Dropping a `Response` before that closes the connection (its
+/// unread rest can never be skipped safely) and frees its reactor slot.
+pub struct Response {
+    head: Head,
+    url: url::Url,
+    /// `None` once the body has ended (or there was none).
+    body: Option<BodyReader>,
+    trailers: Option<Headers>,
+    /// The limit for whole-body reads.
+    body_limit: u64,
+}
+
+/// What reading the body needs: the connection, its decoder, its deadlines,
+/// and where the connection goes when the body is done.
+pub(super) struct BodyReader {
+    pub(super) conn: Connection,
+    pub(super) decoder: ResponseDecoder,
+    pub(super) deadlines: Deadlines,
+    pub(super) pool: Rc<Pool>,
+    /// False when the request said `Connection: close`.
+    pub(super) may_reuse: bool,
+}
+
+impl Response {
+    pub(super) fn new(head: Head, url: url::Url, body: BodyReader, body_limit: u64) -> Response {
+        let mut response = Response {
+            head,
+            url,
+            body: Some(body),
+            trailers: None,
+            body_limit,
+        };
+        // A body-less response frees its connection at once.
+        if response.head.framing.body == BodyLength::Empty {
+            response.finish_body();
+        }
+        response
+    }
+
+    /// The status code (100–599; 1xx only if the server sent no final response).
+    pub fn status(&self) -> u16 {
+        self.head.status
+    }
+
+    /// The reason phrase, as sent (clients should not rely on it).
+    pub fn reason(&self) -> &str {
+        &self.head.reason
+    }
+
+    /// The HTTP version the server answered with.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// Every header field, in order, repeats kept; lookups are case-insensitive.
+    pub fn headers(&self) -> &Headers {
+        &self.head.headers
+    }
+
+    /// The first value of header `name` (case-insensitive), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get(name)
+    }
+
+    /// The URL this response came from (after redirects).
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// The trailer fields of a chunked body, once the body was read to its end.
+    pub fn trailers(&self) -> Option<&Headers> {
+        self.trailers.as_ref()
+    }
+
+    /// The next piece of the body, or `None` at its end. No size limit:
+    /// streaming is how large bodies are read.
+    // BOOK: response-chunk
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        loop {
+            let Some(reader) = &mut self.body else {
+                return Ok(None);
+            };
+            match reader.decoder.decode_body(&mut reader.conn.buf)? {
+                BodyEvent::Data(bytes) => return Ok(Some(bytes.to_vec())),
+                BodyEvent::NeedMore => {
+                    if reader.conn.read_more(&reader.deadlines).await? == 0 {
+                        reader.decoder.eof();
+                    }
+                }
+                BodyEvent::End { reusable, leftover } => {
+                    let reuse = reusable && leftover == 0 && reader.may_reuse;
+                    self.finish_body_with(reuse);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The whole body, up to the client's body limit (default 64 MiB).
+    pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
+        let limit = self.body_limit;
+        let mut body = match self.head.framing.body {
+            BodyLength::Exact(n) if n > limit => return Err(Error::BodyTooLarge { limit }),
+            BodyLength::Exact(n) => Vec::with_capacity(n as usize),
+            _ => Vec::new(),
+        };
+        while let Some(piece) = self.chunk().await? {
+            if (body.len() + piece.len()) as u64 > limit {
+                return Err(Error::BodyTooLarge { limit });
+            }
+            body.extend_from_slice(&piece);
+        }
+        Ok(body)
+    }
+
+    /// The whole body as text (invalid UTF-8 becomes U+FFFD, as browsers do).
+    pub async fn text(self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// The whole body parsed as JSON into `T`.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(Error::Json)
+    }
+
+    /// Reads and drops the body if it is small and self-delimited, so the
+    /// connection can be reused; otherwise closes it. Used for redirects.
+    pub(super) async fn discard_body(mut self) {
+        let small = matches!(self.head.framing.body, BodyLength::Exact(n) if n <= 64 * 1024);
+        if small {
+            while let Ok(Some(_)) = self.chunk().await {}
+        }
+    }
+
+    fn finish_body(&mut self) {
+        let reusable = self.head.framing.keep_alive
+            && self.body.as_ref().is_some_and(|r| r.may_reuse && r.conn.buf.is_empty());
+        self.finish_body_with(reusable);
+    }
+
+    fn finish_body_with(&mut self, reuse: bool) {
+        if let Some(reader) = self.body.take() {
+            self.trailers = reader.decoder.trailers().cloned();
+            if reuse {
+                reader.pool.checkin(reader.conn);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("url", &self.url.as_str())
+            .field("status", &self.head.status)
+            .field("version", &self.head.version)
+            .field("headers", &self.head.headers)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,44 @@
+//! HTTP/1.1 client protocol, without IO: a request encoder and an incremental response decoder.
+//!
+//! This layer is *sans-IO*: it never touches a socket or the runtime. The IO layer reads bytes
+//! into a [`ReadBuf`], hands it to a [`ResponseDecoder`], and writes what [`encode_request`]
+//! produced. Keeping the protocol pure makes every RFC 9112 rule testable byte by byte, with the
+//! input split at every possible point, and fuzzable (`net/fuzz`).
+//!
+//! | file | concept |
+//! |---|---|
+//! | `error.rs`, `problem.rs` | the one error enum, and the details of what was malformed |
+//! | `headers.rs` | ordered header fields, the HTTP version |
+//! | `framing.rs` | RFC 9112 §6.3: body length and keep-alive, as one function |
+//! | `decode.rs` | the response decoder: 1xx skipping, heads, bodies, EOF |
+//! | `chunked.rs` | the chunked transfer coding |
+//! | `scan.rs` | finding the end of a header block without re-scanning |
+//! | `buffer.rs` | the read buffer shared with the IO layer |
+//! | `encode.rs` | the request head, refusing injection |
+//! | `limits.rs` | bounds on heads, headers, bodies, extensions, trailers |
+
+mod buffer;
+mod chunked;
+mod decode;
+mod encode;
+mod error;
+mod framing;
+mod headers;
+mod limits;
+mod problem;
+mod scan;
+pub mod client;
+pub mod server;
+
+#[cfg(test)]
+mod tests;
+
+pub use buffer::ReadBuf;
+pub use decode::{BodyEvent, Head, ResponseDecoder};
+pub use encode::{encode_request, RequestHead};
+pub use error::{ClosePhase, Error, TimeoutPhase};
+pub use framing::{framing, BodyLength, Framing};
+pub use headers::{Headers, Version};
+pub use limits::Limits;
+pub use problem::{BodyProblem, HeadProblem, RequestProblem};
+pub use client::{Client, ClientBuilder, RequestBuilder, Response};
