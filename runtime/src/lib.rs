@@ -57,4 +57,9 @@ pub use join::JoinHandle;
 pub use reactor::Direction;
 pub use runtime::{run, spawn, stats, Builder, Runtime};
 pub use task::JoinError;
-pub use trace::{Stats, TraceEvent, TraceKind, WakeSource};
+pub use trace::{Stats, TraceEvent, TraceKind, TraceOutput, WakeSource};
+
+/// Exporting traces: Chrome Trace Event JSON and a text timeline.
+pub mod trace_export {
+    pub use crate::trace::{chrome_json, describe, text_timeline};
+}

@@ -12,7 +12,7 @@ use crate::executor::Core;
 use crate::join::JoinHandle;
 use crate::reactor::Reactor;
 use crate::time::Clock;
-use crate::trace::{Stats, TraceEvent, Tracer};
+use crate::trace::{Stats, TraceEvent, TraceOutput, Tracer};
 use crate::waker::Shared;
 
 /// A single-threaded event loop (asyncio's event loop).
@@ -30,7 +30,7 @@ pub struct Runtime {
 #[derive(Debug, Clone)]
 pub struct Builder {
     virtual_clock: bool,
-    trace: bool,
+    trace: Option<TraceOutput>,
     max_blocking_threads: usize,
 }
 
@@ -38,7 +38,8 @@ impl Default for Builder {
     fn default() -> Builder {
         Builder {
             virtual_clock: false,
-            trace: false,
+            // `SIMUL_TRACE=FILE` (JSON) or `SIMUL_TRACE=-` (text) traces any program.
+            trace: TraceOutput::from_env(),
             // asyncio's default executor: min(32, cpus + 4).
             max_blocking_threads: std::thread::available_parallelism()
                 .map_or(4, |n| n.get() + 4)
@@ -58,9 +59,18 @@ impl Builder {
         self
     }
 
-    /// Records a scheduling trace, read with [`Runtime::take_trace`].
+    /// Records a scheduling trace in memory, read with [`Runtime::take_trace`]
+    /// (`false` turns tracing off, even if `SIMUL_TRACE` is set).
     pub fn trace(mut self, on: bool) -> Builder {
-        self.trace = on;
+        self.trace = on.then_some(TraceOutput::Memory);
+        self
+    }
+
+    /// Records a scheduling trace and sends it to `output` when the runtime
+    /// is dropped: a Chrome Trace JSON file (open it in Perfetto), or a text
+    /// timeline on stderr.
+    pub fn trace_to(mut self, output: TraceOutput) -> Builder {
+        self.trace = Some(output);
         self
     }
 
@@ -131,6 +141,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        self.core.trace.deliver();
         self.core.shared.close();
         self.core.blocking.shutdown();
     }

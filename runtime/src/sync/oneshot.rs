@@ -66,7 +66,10 @@ impl<T> Sender<T> {
     /// Delivers `value` and wakes the receiver. Gives the value back if the
     /// receiver was dropped.
     pub fn send(mut self, value: T) -> Result<(), T> {
-        let inner = self.inner.take().expect("a Sender always holds its channel until send");
+        let inner = self
+            .inner
+            .take()
+            .expect("a Sender always holds its channel until send");
         let mut state = inner.lock();
         if state.receiver_gone {
             return Err(value);
@@ -82,7 +85,9 @@ impl<T> Sender<T> {
 
     /// True when the receiver is gone, so sending is pointless.
     pub fn is_closed(&self) -> bool {
-        self.inner.as_ref().is_none_or(|inner| inner.lock().receiver_gone)
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.lock().receiver_gone)
     }
 }
 

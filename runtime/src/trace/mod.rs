@@ -2,10 +2,16 @@
 //!
 //! The trace is off by default and then costs one branch per event. When on,
 //! events are kept in memory, stamped by the runtime's clock, so under the
-//! virtual clock the same program gives the same trace twice.
+//! virtual clock the same program gives the same trace twice. `export.rs`
+//! turns them into Chrome Trace JSON or a text timeline.
+
+mod export;
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::time::Duration;
+
+pub use export::{chrome_json, describe, text_timeline, TraceOutput};
 
 use crate::time::Clock;
 
@@ -81,15 +87,26 @@ pub struct TraceEvent {
     pub kind: TraceKind,
 }
 
-/// The trace log, present only when tracing is on.
+/// The trace log, present only when tracing is on, and where it goes.
 pub(crate) struct Tracer {
     log: Option<RefCell<Vec<TraceEvent>>>,
+    output: Option<TraceOutput>,
 }
 
 impl Tracer {
-    pub(crate) fn new(enabled: bool) -> Tracer {
+    pub(crate) fn new(output: Option<TraceOutput>) -> Tracer {
         Tracer {
-            log: enabled.then(|| RefCell::new(Vec::new())),
+            log: output.is_some().then(|| RefCell::new(Vec::new())),
+            output,
+        }
+    }
+
+    /// Writes the trace to its file or stderr (for a `Memory` trace, nothing).
+    pub(crate) fn deliver(&self) {
+        if let Some(output) = &self.output {
+            if let Err(e) = output.deliver(&self.take()) {
+                eprintln!("simul: could not write the trace ({output:?}): {e}");
+            }
         }
     }
 
@@ -164,5 +181,19 @@ impl Counters {
             time_asleep: self.asleep.get(),
             ..Stats::default()
         }
+    }
+}
+
+impl fmt::Display for Stats {
+    /// One counter per line, for `--stats` flags.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "tasks spawned      {}", self.tasks_spawned)?;
+        writeln!(f, "polls              {}", self.polls)?;
+        writeln!(f, "wakes (local)      {}", self.wakes_local)?;
+        writeln!(f, "wakes (remote)     {}", self.wakes_remote)?;
+        writeln!(f, "reactor turns      {}", self.reactor_turns)?;
+        writeln!(f, "io events          {}", self.io_events)?;
+        writeln!(f, "timers fired       {}", self.timers_fired)?;
+        write!(f, "time asleep        {:.3} s", self.time_asleep.as_secs_f64())
     }
 }
