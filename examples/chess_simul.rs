@@ -143,7 +143,11 @@ async fn asynchronous(c: Config, visits: Rc<RefCell<Vec<Visit>>>) -> Duration {
                     sleep(scaled(&c, c.master)).await;
                     let to = now() - start;
                     let (from, to) = (from.mul_f64(c.speedup), to.mul_f64(c.speedup));
-                    visits.borrow_mut().push(Visit { board, start: from, end: to });
+                    visits.borrow_mut().push(Visit {
+                        board,
+                        start: from,
+                        end: to,
+                    });
                 } // the master walks on while the opponent thinks
                 sleep(scaled(&c, c.opponent)).await;
             }
@@ -178,7 +182,11 @@ fn svg(c: &Config, visits: &[Visit], total: Duration) -> String {
     );
     for board in 0..c.boards {
         let y = top + row * f64::from(board);
-        out += &format!("<text x=\"4\" y=\"{}\">board {}</text>\n", y + 11.0, board + 1);
+        out += &format!(
+            "<text x=\"4\" y=\"{}\">board {}</text>\n",
+            y + 11.0,
+            board + 1
+        );
     }
     for v in visits {
         let y = top + row * f64::from(v.board);

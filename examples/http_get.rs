@@ -65,7 +65,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                 let (name, val) = line
                     .split_once(':')
                     .ok_or_else(|| format!("header {line:?} is not 'Name: value'"))?;
-                o.headers.push((name.trim().to_owned(), val.trim().to_owned()));
+                o.headers
+                    .push((name.trim().to_owned(), val.trim().to_owned()));
             }
             "--max-redirs" => {
                 let v = value(&arg)?;
@@ -74,7 +75,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--max-time" | "-m" => o.max_time = Some(seconds(value(&arg)?)?),
             "--connect-timeout" => o.connect_timeout = Some(seconds(value(&arg)?)?),
             "-h" | "--help" => usage(),
-            flag if flag.starts_with('-') && flag.len() > 1 => return Err(format!("unknown option {flag}")),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(format!("unknown option {flag}"))
+            }
             _ => o.urls.push(arg),
         }
     }
@@ -98,7 +101,13 @@ fn exit_code(error: &Error) -> u8 {
 }
 
 fn print_head(out: &mut impl Write, response: &Response) -> std::io::Result<()> {
-    write!(out, "{} {} {}\r\n", response.version(), response.status(), response.reason())?;
+    write!(
+        out,
+        "{} {} {}\r\n",
+        response.version(),
+        response.status(),
+        response.reason()
+    )?;
     for (name, value) in response.headers().iter() {
         write!(out, "{name}: ")?;
         out.write_all(value)?;
@@ -118,7 +127,11 @@ async fn fetch(client: &Client, o: &Options, url: &str) -> Result<(), (u8, Strin
     };
     let mut request = client.request(&method, url);
     if let Some(data) = &o.data {
-        if !o.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        if !o
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
             request = request.header("Content-Type", "application/x-www-form-urlencoded");
         }
         request = request.body(data.clone().into_bytes());
@@ -128,8 +141,17 @@ async fn fetch(client: &Client, o: &Options, url: &str) -> Result<(), (u8, Strin
     }
     let failed = |e: Error| (exit_code(&e), e.to_string());
     let mut response = request.send().await.map_err(failed)?;
+    // The client takes a redirect limit of 0 as "do not follow" and returns
+    // the 3xx; curl's `-L --max-redirs 0` refuses it as too many redirects.
+    let redirect = matches!(response.status(), 301 | 302 | 303 | 307 | 308);
+    if o.follow && redirect && response.header("location").is_some() {
+        return Err((47, "maximum (0) redirects followed".to_owned()));
+    }
     if o.fail && response.status() >= 400 {
-        return Err((22, format!("the requested URL returned error: {}", response.status())));
+        return Err((
+            22,
+            format!("the requested URL returned error: {}", response.status()),
+        ));
     }
     let mut stdout = std::io::stdout().lock();
     let io_failed = |e: std::io::Error| (23, format!("writing output failed: {e}"));
@@ -148,7 +170,11 @@ fn main() -> ExitCode {
         usage()
     });
     let client = Client::builder()
-        .max_redirects(if options.follow { options.max_redirs.unwrap_or(10) } else { 0 })
+        .max_redirects(if options.follow {
+            options.max_redirs.unwrap_or(10)
+        } else {
+            0
+        })
         .timeout(options.max_time)
         .connect_timeout(options.connect_timeout.or(Some(Duration::from_secs(10))))
         .verbose(options.verbose)

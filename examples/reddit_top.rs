@@ -60,9 +60,17 @@ struct Post {
     url: String,
 }
 
+/// A subreddit the embedded server knows: its name, how long the server
+/// waits before answering, and its posts as (score, title, url).
+type Subreddit = (
+    &'static str,
+    Duration,
+    Vec<(i64, &'static str, &'static str)>,
+);
+
 /// The posts the article printed, and how long our server waits before
 /// answering for each subreddit.
-fn fixture() -> Vec<(&'static str, Duration, Vec<(i64, &'static str, &'static str)>)> {
+fn fixture() -> Vec<Subreddit> {
     vec![
         ("compsci", Duration::from_millis(100), vec![
             (50, "Undershoot: Parsing theory in 1965", "http://jeffreykegler.github.io/Ocean-of-Awareness-blog/individual/2018/07/knuth_1965_2.html"),
@@ -108,10 +116,19 @@ fn start_fixture_server() -> std::io::Result<(String, Duration)> {
             let children = posts
                 .iter()
                 .map(|(score, title, url)| Child {
-                    data: Post { score: *score, title: (*title).into(), url: (*url).into() },
+                    data: Post {
+                        score: *score,
+                        title: (*title).into(),
+                        url: (*url).into(),
+                    },
                 })
                 .collect();
-            Response::json(200, &Listing { data: ListingData { children } })
+            Response::json(
+                200,
+                &Listing {
+                    data: ListingData { children },
+                },
+            )
         }
     })));
     Ok((base, total_delay))
@@ -151,7 +168,9 @@ fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         base_url: None,
         // The article's order of `ensure_future` calls.
-        subreddits: ["python", "programming", "compsci"].map(String::from).to_vec(),
+        subreddits: ["python", "programming", "compsci"]
+            .map(String::from)
+            .to_vec(),
         stats: false,
     };
     let mut args = std::env::args().skip(1);
@@ -163,7 +182,11 @@ fn parse_args() -> Result<Options, String> {
             }
             "--subreddits" => {
                 let list = args.next().ok_or("--subreddits needs a,b,c")?;
-                options.subreddits = list.split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+                options.subreddits = list
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
             }
             "--stats" => options.stats = true,
             other => return Err(format!("unknown argument {other}")),
@@ -176,7 +199,9 @@ fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}\nusage: reddit_top [--base-url URL] [--subreddits a,b,c] [--stats]");
+            eprintln!(
+                "error: {e}\nusage: reddit_top [--base-url URL] [--subreddits a,b,c] [--stats]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -200,7 +225,9 @@ fn main() -> ExitCode {
                 if let Err(e) = &result {
                     match e {
                         FetchError::Http(e) => eprintln!("error: r/{sub}: {e}"),
-                        FetchError::Status(s) => eprintln!("error: r/{sub}: the server answered {s}"),
+                        FetchError::Status(s) => {
+                            eprintln!("error: r/{sub}: the server answered {s}")
+                        }
                     }
                 }
                 result.is_ok()
@@ -224,7 +251,11 @@ fn main() -> ExitCode {
                 elapsed.as_secs_f64(),
                 sum.as_secs_f64()
             ),
-            None => println!("fetched {} subreddits in {:.2} s", options.subreddits.len(), elapsed.as_secs_f64()),
+            None => println!(
+                "fetched {} subreddits in {:.2} s",
+                options.subreddits.len(),
+                elapsed.as_secs_f64()
+            ),
         }
         if options.stats {
             println!("\nloop counters:\n{}", simul::stats());

@@ -48,7 +48,7 @@ impl TraceOutput {
                 // A program may run several runtimes one after another (the
                 // chess example does): each becomes its own process in the
                 // file instead of overwriting the one before.
-                static WRITTEN: OnceLock<Mutex<HashMap<PathBuf, (u64, Vec<Value>)>>> = OnceLock::new();
+                static WRITTEN: OnceLock<Mutex<HashMap<PathBuf, FileSoFar>>> = OnceLock::new();
                 let mut written = WRITTEN
                     .get_or_init(Default::default)
                     .lock()
@@ -63,6 +63,9 @@ impl TraceOutput {
         }
     }
 }
+
+/// What a trace file holds so far: how many runtimes wrote to it, and their events.
+type FileSoFar = (u64, Vec<Value>);
 
 /// Tracks in the JSON: the reactor gets its own, above the tasks.
 const REACTOR_TRACK: u64 = 0;
@@ -111,24 +114,40 @@ fn chrome_events(events: &[TraceEvent], pid: u64) -> Vec<Value> {
         let ts = event.at.as_secs_f64() * 1e6;
         let task_track = |task: u64| track(task);
         let entry = match &event.kind {
-            TraceKind::Spawn { task, by } => json!({"name": "spawn", "ph": "i", "s": "t", "ts": ts, "pid": 1,
-                "tid": task_track(*task), "args": {"by": describe(*by)}}),
-            TraceKind::PollStart { task } => json!({"name": "poll", "ph": "B", "ts": ts, "pid": 1, "tid": task_track(*task)}),
-            TraceKind::PollEnd { task, ready } => json!({"name": "poll", "ph": "E", "ts": ts, "pid": 1,
-                "tid": task_track(*task), "args": {"finished": ready}}),
-            TraceKind::Wake { task, by } => json!({"name": "wake", "ph": "i", "s": "t", "ts": ts, "pid": 1,
-                "tid": task_track(*task), "args": {"by": describe(*by)}}),
-            TraceKind::Park { timeout } => json!({"name": "reactor wait", "ph": "B", "ts": ts, "pid": 1,
-                "tid": REACTOR_TRACK, "args": {"timeout_ms": timeout.map(|t| t.as_secs_f64() * 1e3)}}),
-            TraceKind::Unpark { events } => json!({"name": "reactor wait", "ph": "E", "ts": ts, "pid": 1,
-                "tid": REACTOR_TRACK, "args": {"events": events}}),
-            TraceKind::TimerFire { count } => json!({"name": "timers fired", "ph": "i", "s": "t", "ts": ts, "pid": 1,
-                "tid": REACTOR_TRACK, "args": {"count": count}}),
+            TraceKind::Spawn { task, by } => {
+                json!({"name": "spawn", "ph": "i", "s": "t", "ts": ts, "pid": 1,
+                "tid": task_track(*task), "args": {"by": describe(*by)}})
+            }
+            TraceKind::PollStart { task } => {
+                json!({"name": "poll", "ph": "B", "ts": ts, "pid": 1, "tid": task_track(*task)})
+            }
+            TraceKind::PollEnd { task, ready } => {
+                json!({"name": "poll", "ph": "E", "ts": ts, "pid": 1,
+                "tid": task_track(*task), "args": {"finished": ready}})
+            }
+            TraceKind::Wake { task, by } => {
+                json!({"name": "wake", "ph": "i", "s": "t", "ts": ts, "pid": 1,
+                "tid": task_track(*task), "args": {"by": describe(*by)}})
+            }
+            TraceKind::Park { timeout } => {
+                json!({"name": "reactor wait", "ph": "B", "ts": ts, "pid": 1,
+                "tid": REACTOR_TRACK, "args": {"timeout_ms": timeout.map(|t| t.as_secs_f64() * 1e3)}})
+            }
+            TraceKind::Unpark { events } => {
+                json!({"name": "reactor wait", "ph": "E", "ts": ts, "pid": 1,
+                "tid": REACTOR_TRACK, "args": {"events": events}})
+            }
+            TraceKind::TimerFire { count } => {
+                json!({"name": "timers fired", "ph": "i", "s": "t", "ts": ts, "pid": 1,
+                "tid": REACTOR_TRACK, "args": {"count": count}})
+            }
         };
         if let Some(task) = event.kind.task() {
             if named.insert(task) {
-                out.push(json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": task_track(task),
-                    "args": {"name": task_name(task)}}));
+                out.push(
+                    json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": task_track(task),
+                    "args": {"name": task_name(task)}}),
+                );
             }
         }
         out.push(entry);
@@ -151,19 +170,32 @@ pub fn text_timeline(events: &[TraceEvent]) -> String {
     for event in events {
         let ms = event.at.as_secs_f64() * 1e3;
         let (who, what) = match &event.kind {
-            TraceKind::Spawn { task, by } => (describe(*by), format!("spawned {}", task_name(*task))),
+            TraceKind::Spawn { task, by } => {
+                (describe(*by), format!("spawned {}", task_name(*task)))
+            }
             TraceKind::PollStart { task } => (task_name(*task), "poll".to_owned()),
             TraceKind::PollEnd { task, ready } => (
                 task_name(*task),
-                if *ready { "... finished" } else { "... pending" }.to_owned(),
+                if *ready {
+                    "... finished"
+                } else {
+                    "... pending"
+                }
+                .to_owned(),
             ),
-            TraceKind::Wake { task, by } => (task_name(*task), format!("woken by {}", describe(*by))),
+            TraceKind::Wake { task, by } => {
+                (task_name(*task), format!("woken by {}", describe(*by)))
+            }
             TraceKind::Park { timeout: Some(t) } => (
                 "reactor".to_owned(),
                 format!("wait (timeout {:.3} ms)", t.as_secs_f64() * 1e3),
             ),
-            TraceKind::Park { timeout: None } => ("reactor".to_owned(), "wait (no timeout)".to_owned()),
-            TraceKind::Unpark { events } => ("reactor".to_owned(), format!("... {events} event(s)")),
+            TraceKind::Park { timeout: None } => {
+                ("reactor".to_owned(), "wait (no timeout)".to_owned())
+            }
+            TraceKind::Unpark { events } => {
+                ("reactor".to_owned(), format!("... {events} event(s)"))
+            }
             TraceKind::TimerFire { count } => ("timers".to_owned(), format!("{count} fired")),
         };
         let _ = writeln!(out, "{ms:>10.3} ms  {who:<16} {what}");

@@ -28,7 +28,9 @@ pub use response::Response;
 use self::conn::{Connection, Deadlines, PoolKey};
 use self::pool::Pool;
 use self::response::BodyReader;
-use crate::http::{encode_request, ClosePhase, Error, Headers, Limits, RequestHead, ResponseDecoder};
+use crate::http::{
+    encode_request, ClosePhase, Error, Headers, Limits, RequestHead, ResponseDecoder,
+};
 
 /// Options of a [`Client`]; start from [`Client::builder`].
 #[derive(Debug, Clone)]
@@ -247,7 +249,8 @@ impl Client {
                 .exchange_with_retry(&url, &method, &headers, &body, &deadlines)
                 .await?;
             let location = response.header("location").map(str::to_owned);
-            let (true, Some(location)) = (redirect::is_redirect(response.status()), location) else {
+            let (true, Some(location)) = (redirect::is_redirect(response.status()), location)
+            else {
                 return Ok(response);
             };
             if config.max_redirects == 0 {
@@ -260,7 +263,8 @@ impl Client {
             }
             redirects += 1;
             let hop = redirect::next_hop(&url, &method, &headers, response.status(), &location)?;
-            deadlines.bound(async { Ok(response.discard_body().await) }).await?;
+            // Its reads are bounded by the same deadlines as any body read.
+            response.discard_body().await;
             if !hop.keep_body {
                 body.clear();
             }
@@ -281,18 +285,27 @@ impl Client {
         deadlines: &Deadlines,
     ) -> Result<Response, Error> {
         let key = pool_key(url)?;
+        // Encoded (and so validated) before a connection is taken: a refused
+        // request must neither open a socket nor cost a pooled one.
+        let message = self.encode(url, method, headers, body)?;
         let pooled = self.inner.pool.checkout(&key);
         let reused = pooled.is_some();
         let conn = match pooled {
             Some(conn) => {
                 if self.inner.config.verbose {
-                    eprintln!("* Re-using existing connection #{} with host {}", conn.id, key.host);
+                    eprintln!(
+                        "* Re-using existing connection #{} with host {}",
+                        conn.id, key.host
+                    );
                 }
                 conn
             }
             None => self.open(&key, deadlines).await?,
         };
-        match self.exchange(conn, url, method, headers, body, deadlines).await {
+        match self
+            .exchange(conn, url, method, headers, body, deadlines)
+            .await
+        {
             Err(Attempt::Untouched(_)) if reused && is_idempotent(method) => {
                 let conn = self.open(&key, deadlines).await?;
                 self.exchange(conn, url, method, headers, body, deadlines)
@@ -305,25 +318,24 @@ impl Client {
 
     async fn open(&self, key: &PoolKey, deadlines: &Deadlines) -> Result<Connection, Error> {
         let config = &self.inner.config;
-        let (stream, addr) = conn::connect(&key.host, key.port, config.connect_timeout, deadlines).await?;
+        let (stream, addr) =
+            conn::connect(&key.host, key.port, config.connect_timeout, deadlines).await?;
         let id = self.inner.next_connection.get();
         self.inner.next_connection.set(id + 1);
         if config.verbose {
-            eprintln!("* Connected to {} ({}) port {} (#{id})", key.host, addr.ip(), key.port);
+            eprintln!(
+                "* Connected to {} ({}) port {} (#{id})",
+                key.host,
+                addr.ip(),
+                key.port
+            );
         }
         Ok(Connection::new(stream, key.clone(), id, config.verbose))
     }
 
-    /// Writes the request and reads the response head.
-    async fn exchange(
-        &self,
-        mut conn: Connection,
-        url: &Url,
-        method: &str,
-        headers: &Headers,
-        body: &[u8],
-        deadlines: &Deadlines,
-    ) -> Result<Response, Attempt> {
+    /// The request as it goes on the wire: head (with `Host` and
+    /// `User-Agent`) and body; refused if any part could inject a header.
+    fn encode(&self, url: &Url, method: &str, headers: &Headers, body: &[u8]) -> Result<Vec<u8>, Error> {
         let config = &self.inner.config;
         let mut all_headers = headers.clone();
         if let Some(agent) = &config.user_agent {
@@ -344,10 +356,24 @@ impl Client {
             body_len: body.len() as u64,
         };
         let mut message = Vec::with_capacity(256 + body.len());
-        encode_request(&head, &mut message).map_err(Attempt::Failed)?;
+        encode_request(&head, &mut message)?;
         message.extend_from_slice(body);
+        Ok(message)
+    }
+
+    /// Writes the encoded request and reads the response head.
+    async fn exchange(
+        &self,
+        mut conn: Connection,
+        url: &Url,
+        method: &str,
+        headers: &Headers,
+        message: &[u8],
+        deadlines: &Deadlines,
+    ) -> Result<Response, Attempt> {
+        let config = &self.inner.config;
         deadlines
-            .bound(conn.stream.write_all(&message))
+            .bound(conn.stream.write_all(message))
             .await
             .map_err(Attempt::untouched_if_io)?;
 
@@ -388,7 +414,12 @@ impl Client {
             pool: Rc::clone(&self.inner.pool),
             may_reuse,
         };
-        Ok(Response::new(head, url.clone(), reader, config.max_body_bytes))
+        Ok(Response::new(
+            head,
+            url.clone(),
+            reader,
+            config.max_body_bytes,
+        ))
     }
 }
 
@@ -418,10 +449,21 @@ impl Attempt {
 
 /// Methods whose repetition does no harm (RFC 9110 §9.2.2).
 fn is_idempotent(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
 }
 
 fn parse_url(raw: &str) -> Result<Url, Error> {
+    // The URL parser silently strips tabs, CR and LF (and encodes NUL), so
+    // "/a\r\nX: 1" would quietly become another target: refuse instead.
+    if let Some(byte) = raw.bytes().find(|b| b.is_ascii_control()) {
+        return Err(Error::InvalidUrl {
+            url: raw.to_owned(),
+            reason: format!("it contains control byte 0x{byte:02X} (CR, LF, NUL, ...)"),
+        });
+    }
     let url = Url::parse(raw).map_err(|e| Error::InvalidUrl {
         url: raw.to_owned(),
         reason: e.to_string(),
@@ -435,10 +477,13 @@ fn parse_url(raw: &str) -> Result<Url, Error> {
 }
 
 fn pool_key(url: &Url) -> Result<PoolKey, Error> {
-    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| Error::InvalidUrl {
-        url: url.to_string(),
-        reason: "no host".to_owned(),
-    })?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::InvalidUrl {
+            url: url.to_string(),
+            reason: "no host".to_owned(),
+        })?;
     Ok(PoolKey {
         host: host.to_ascii_lowercase(),
         port: url.port_or_known_default().unwrap_or(80),

@@ -1,0 +1,106 @@
+//! The examples that mirror the article's sections 1 to 3, run as processes:
+//! each must exit with status 0 and print exactly what the article's Python
+//! prints (after a `#` header line per version, where there are several).
+//!
+//! The examples are built once, by cargo itself, and cargo says where it
+//! put them: the paths come from its JSON messages, so a target directory
+//! set by `CARGO_TARGET_DIR`, by `.cargo/config.toml` or by a `--target`
+//! triple needs no guessing here.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+const EXAMPLES: [&str; 3] = ["processes", "threads", "coroutine"];
+
+/// Runs example `name` and returns its stdout, after checking that it
+/// exited with status 0.
+fn run_example(name: &str) -> String {
+    static EXECUTABLES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let executables = EXECUTABLES.get_or_init(build_examples);
+    let path = executables
+        .get(name)
+        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
+    let output = Command::new(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "example {name} failed ({}); stderr:\n{stderr}",
+        output.status
+    );
+    String::from_utf8(output.stdout).expect("the example printed UTF-8")
+}
+
+/// Builds the examples this file runs (only these: another example being
+/// edited must not fail these tests) and maps each name to its executable.
+fn build_examples() -> HashMap<String, PathBuf> {
+    let output = Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--package", "simul"])
+        .args(EXAMPLES.iter().flat_map(|name| ["--example", name]))
+        // Artifacts as JSON on stdout, compiler errors as text on stderr.
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cannot run cargo");
+    assert!(
+        output.status.success(),
+        "building the examples failed: see cargo's errors above"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|message| {
+            // Only executables have an "executable" path (it is null for
+            // libraries and build scripts).
+            let name = message["target"]["name"].as_str()?;
+            let path = message["executable"].as_str()?;
+            Some((name.to_owned(), PathBuf::from(path)))
+        })
+        .collect()
+}
+
+#[test]
+fn processes_prints_each_continent_in_start_order() {
+    assert_eq!(
+        run_example("processes"),
+        "The name of continent is :  Asia\n\
+         The name of continent is :  America\n\
+         The name of continent is :  Europe\n\
+         The name of continent is :  Africa\n"
+    );
+}
+
+#[test]
+fn threads_print_square_then_cube_then_done_both_ways() {
+    assert_eq!(
+        run_example("threads"),
+        "# std::thread: two OS threads, joined\n\
+         Square: 100\n\
+         Cube: 1000\n\
+         Done!\n\
+         # simul::spawn_blocking: pool threads run the jobs and wake the task awaiting them\n\
+         Square: 100\n\
+         Cube: 1000\n\
+         Done!\n"
+    );
+}
+
+#[test]
+fn coroutine_prints_prefix_match_and_goodbye_both_ways() {
+    assert_eq!(
+        run_example("coroutine"),
+        "# an async fn, fed through simul::sync::channel\n\
+         Searching prefix:Dear\n\
+         Dear James\n\
+         Closing coroutine!!\n\
+         # a hand-written Future, polled by hand\n\
+         Searching prefix:Dear\n\
+         Dear James\n\
+         Closing coroutine!!\n"
+    );
+}
