@@ -171,7 +171,7 @@ fn predicted_async(c: &Config) -> Duration {
 fn svg(c: &Config, visits: &[Visit], total: Duration) -> String {
     let (left, top, row, width) = (70.0, 40.0, 16.0, 1100.0);
     let x = |d: Duration| left + width * d.as_secs_f64() / total.as_secs_f64().max(1e-9);
-    let height = top + row * f64::from(c.boards) + 40.0;
+    let height = top + row * f64::from(c.boards) + 60.0;
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n\
          <text x=\"{left}\" y=\"20\" font-size=\"14\">The master's attention: {b} boards, {m} moves, total {t}</text>\n",
@@ -203,11 +203,31 @@ fn svg(c: &Config, visits: &[Visit], total: Duration) -> String {
         );
     }
     let axis = top + row * f64::from(c.boards) + 16.0;
-    let step = (total.as_secs() / 6).max(1);
+    // Round tick steps (1 min .. 2 h), at most eight ticks.
+    let step = [60, 300, 600, 900, 1800, 3600, 7200]
+        .into_iter()
+        .find(|step| total.as_secs() / step <= 8)
+        .unwrap_or(total.as_secs().div_ceil(8).max(1));
     for tick in (0..=total.as_secs()).step_by(step as usize) {
         let d = Duration::from_secs(tick);
-        out += &format!("<text x=\"{:.1}\" y=\"{axis}\">{}</text>\n", x(d), clock(d));
+        out += &format!(
+            "<text x=\"{:.1}\" y=\"{axis}\" text-anchor=\"middle\">{}</text>\n",
+            x(d),
+            clock(d)
+        );
     }
+    out += &format!(
+        "<rect x=\"{left}\" y=\"{ly}\" width=\"10\" height=\"10\" fill=\"#234\"/>\
+         <text x=\"{}\" y=\"{}\">the master thinks at this board</text>\
+         <rect x=\"{}\" y=\"{ly}\" width=\"10\" height=\"10\" fill=\"#ddd\"/>\
+         <text x=\"{}\" y=\"{}\">its opponent thinks</text>\n",
+        left + 14.0,
+        axis + 17.0,
+        left + 230.0,
+        left + 244.0,
+        axis + 17.0,
+        ly = axis + 8.0,
+    );
     out + "</svg>\n"
 }
 
