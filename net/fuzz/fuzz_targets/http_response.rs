@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
             max_trailer_bytes: 32,
         }
     };
-    let sizes: Vec<usize> = data[2..6].iter().map(|&b| usize::from(b % 17) + 1).collect();
+    let sizes: Vec<usize> = data[2..6]
+        .iter()
+        .map(|&b| usize::from(b % 17) + 1)
+        .collect();
     let input = &data[6..];
 
     let mut pieces = Vec::new();
@@ -57,7 +60,12 @@ fuzz_target!(|data: &[u8]| {
 fn decode(method: &str, limits: Limits, pieces: &[&[u8]], eof: bool) -> Outcome {
     let mut dec = ResponseDecoder::new(method, limits);
     let mut buf = ReadBuf::new();
-    let mut out = Outcome { status: None, body: Vec::new(), end: None, error: None };
+    let mut out = Outcome {
+        status: None,
+        body: Vec::new(),
+        end: None,
+        error: None,
+    };
     for piece in pieces {
         buf.extend_from_slice(piece);
         if !pump(&mut dec, &mut buf, &mut out) {

@@ -61,8 +61,8 @@ pub(crate) enum Chunk {
 }
 
 impl Chunked {
-    /// Decodes from the front of `buf` until there is data to hand out, more input is needed, or
-    /// the body ends.
+    /// Decodes from the front of `buf` until there is data to hand out (left in `buf` for the
+    /// caller to take), more input is needed, or the body ends.
     ///
     /// At most `budget` data bytes are handed out (what is left of the body limit); data beyond
     /// it is [`Error::BodyTooLarge`]. Cutting at the budget rather than refusing a whole chunk keeps

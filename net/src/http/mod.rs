@@ -16,9 +16,12 @@
 //! | `buffer.rs` | the read buffer shared with the IO layer |
 //! | `encode.rs` | the request head, refusing injection |
 //! | `limits.rs` | bounds on heads, headers, bodies, extensions, trailers |
+//! | `client/` | the IO layer: connections, the keep-alive pool, timeouts, redirects, retries |
+//! | `server/` | a small server for fixtures and examples |
 
 mod buffer;
 mod chunked;
+pub mod client;
 mod decode;
 mod encode;
 mod error;
@@ -27,13 +30,13 @@ mod headers;
 mod limits;
 mod problem;
 mod scan;
-pub mod client;
 pub mod server;
 
 #[cfg(test)]
 mod tests;
 
 pub use buffer::ReadBuf;
+pub use client::{Client, ClientBuilder, RequestBuilder, Response};
 pub use decode::{BodyEvent, Head, ResponseDecoder};
 pub use encode::{encode_request, RequestHead};
 pub use error::{ClosePhase, Error, TimeoutPhase};
@@ -41,4 +44,3 @@ pub use framing::{framing, BodyLength, Framing};
 pub use headers::{Headers, Version};
 pub use limits::Limits;
 pub use problem::{BodyProblem, HeadProblem, RequestProblem};
-pub use client::{Client, ClientBuilder, RequestBuilder, Response};
