@@ -57,7 +57,11 @@ impl BlockingPool {
     fn submit(&self, job: Job) {
         let mut state = self.inner.lock();
         state.queue.push_back(job);
-        if state.idle > 0 {
+        // An idle thread takes one job, and stays counted as idle until it
+        // runs: so compare with the queue, not with zero, or two quick
+        // submits would both count on the same idle thread, and the second
+        // job could wait for ever behind a first that waits for it.
+        if state.queue.len() <= state.idle {
             self.inner.work.notify_one();
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
@@ -143,7 +147,7 @@ where
         // Send first, then count the job as done: the virtual clock must not
         // jump in between.
         let _ = sender.send(result);
-        shared.blocking_in_flight.fetch_sub(1, Ordering::AcqRel);
+        shared.blocking_done();
     }));
     core.spawn(async move {
         match receiver.await {

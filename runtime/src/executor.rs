@@ -31,7 +31,7 @@ use crate::signal::SignalState;
 use crate::task::{JoinError, Runnable, Stage};
 use crate::time::{Clock, TimerQueue};
 use crate::trace::{Counters, TraceKind, Tracer, WakeSource};
-use crate::waker::{Shared, TaskKey, WakeHandle};
+use crate::waker::{replace_waker, Shared, TaskKey, WakeHandle};
 
 /// One task's slot in the slab.
 struct TaskSlot {
@@ -105,7 +105,9 @@ impl Core {
 
     /// Puts a woken task at the back of the ready queue (loop thread only).
     pub(crate) fn enqueue_local(&self, key: TaskKey) {
-        self.counters.wakes_local.set(self.counters.wakes_local.get() + 1);
+        self.counters
+            .wakes_local
+            .set(self.counters.wakes_local.get() + 1);
         self.trace.record(&self.clock, || TraceKind::Wake {
             task: u64::from(key.serial),
             by: self.running.get(),
@@ -239,7 +241,12 @@ impl Core {
     }
 
     /// The `JoinHandle`'s poll: hands out the output once the task finished.
-    pub(crate) fn poll_join(&self, key: TaskKey, cx: &mut Context<'_>, out: &mut dyn Any) -> Poll<()> {
+    pub(crate) fn poll_join(
+        &self,
+        key: TaskKey,
+        cx: &mut Context<'_>,
+        out: &mut dyn Any,
+    ) -> Poll<()> {
         let mut tasks = self.tasks.borrow_mut();
         let slot = match tasks.get_mut(key.index as usize) {
             Some(slot) if slot.serial == key.serial => slot,
@@ -247,10 +254,9 @@ impl Core {
             _ => return Poll::Ready(()),
         };
         if !slot.finished {
-            match &mut slot.join_waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                other => *other = Some(cx.waker().clone()),
-            }
+            let replaced = replace_waker(&mut slot.join_waker, cx.waker());
+            drop(tasks);
+            drop(replaced);
             return Poll::Pending;
         }
         let cell = tasks.remove(key.index as usize).cell;
@@ -307,7 +313,9 @@ impl Core {
             }
         } else {
             slot.detached = true;
-            slot.join_waker = None;
+            let waiter = slot.join_waker.take();
+            drop(tasks);
+            drop(waiter);
         }
     }
 
@@ -316,23 +324,17 @@ impl Core {
     pub(crate) fn shutdown_tasks(&self) {
         // Dropping a future may spawn or wake; loop until nothing is left.
         loop {
-            let cells: Vec<_> = {
-                let mut tasks = self.tasks.borrow_mut();
-                tasks
-                    .drain()
-                    .filter_map(|slot| {
-                        if let Some(h) = &slot.handle {
-                            h.scheduled.store(true, Ordering::Release);
-                        }
-                        slot.cell
-                    })
-                    .collect()
-            };
-            if cells.is_empty() {
+            // Take the slots out first: their futures and wakers are dropped
+            // with no borrow of the slab held.
+            let slots: Vec<TaskSlot> = self.tasks.borrow_mut().drain().collect();
+            if slots.is_empty() {
                 break;
             }
-            for cell in cells {
-                drop_quietly(cell);
+            for slot in slots {
+                if let Some(handle) = &slot.handle {
+                    handle.scheduled.store(true, Ordering::Release);
+                }
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(slot)));
             }
         }
         self.ready.borrow_mut().clear();

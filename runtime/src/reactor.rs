@@ -25,6 +25,8 @@ use mio::event::Source;
 use mio::{Events, Interest, Token};
 use slab::Slab;
 
+use crate::waker::replace_waker;
+
 /// The token of the `mio::Waker` that other threads use to interrupt a poll.
 pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
 
@@ -145,33 +147,43 @@ impl Reactor {
     }
 
     /// Ready if `direction` has unconsumed readiness; otherwise stores the waker.
-    pub(crate) fn poll_ready(&self, key: SourceKey, direction: Direction, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_ready(
+        &self,
+        key: SourceKey,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         let mut sources = self.sources.borrow_mut();
-        let Some(slot) = sources.get_mut(key.index as usize) else {
-            return Poll::Ready(()); // deregistered: let the operation report it
+        let slot = match sources.get_mut(key.index as usize) {
+            Some(slot) if slot.generation == key.generation => slot,
+            _ => return Poll::Ready(()), // deregistered: let the operation report it
         };
         let (ready, waiter) = slot.waiter(direction);
         if *ready {
             return Poll::Ready(());
         }
-        match waiter {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            other => *other = Some(cx.waker().clone()),
-        }
+        let replaced = replace_waker(waiter, cx.waker());
+        drop(sources);
+        drop(replaced);
         Poll::Pending
     }
 
     /// Forgets `direction`'s readiness: an operation just returned `WouldBlock`.
     pub(crate) fn clear_ready(&self, key: SourceKey, direction: Direction) {
-        if let Some(slot) = self.sources.borrow_mut().get_mut(key.index as usize) {
-            *slot.waiter(direction).0 = false;
+        match self.sources.borrow_mut().get_mut(key.index as usize) {
+            Some(slot) if slot.generation == key.generation => *slot.waiter(direction).0 = false,
+            _ => {}
         }
     }
 
     /// Waits up to `timeout` for events (forever if `None`), records them,
     /// and collects the wakers to wake. Returns the number of events.
     // BOOK: reactor-poll
-    pub(crate) fn poll(&self, timeout: Option<Duration>, wakers: &mut Vec<Waker>) -> io::Result<usize> {
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        wakers: &mut Vec<Waker>,
+    ) -> io::Result<usize> {
         let mut events = self.events.borrow_mut();
         match self.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
@@ -240,12 +252,16 @@ mod tests {
         reactor.clear_ready(new, Direction::Read);
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(reactor.poll_ready(new, Direction::Read, &mut cx).is_pending());
+        assert!(reactor
+            .poll_ready(new, Direction::Read, &mut cx)
+            .is_pending());
 
         let mut woken = Vec::new();
         reactor.dispatch(old.token(), true, true, &mut woken);
         assert!(woken.is_empty(), "a stale event woke the slot's new owner");
-        assert!(reactor.poll_ready(new, Direction::Read, &mut cx).is_pending());
+        assert!(reactor
+            .poll_ready(new, Direction::Read, &mut cx)
+            .is_pending());
 
         reactor.dispatch(new.token(), true, false, &mut woken);
         assert_eq!(woken.len(), 1);

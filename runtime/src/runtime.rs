@@ -52,8 +52,10 @@ impl Builder {
     /// Runs on a virtual clock: time stands still while anything can run, and
     /// jumps to the next timer when the loop would otherwise sleep. A program
     /// that sleeps for hours finishes at once, deterministically. Time does
-    /// not jump while blocking-pool work is out; IO from outside the process
-    /// is not waited for when a timer is pending.
+    /// not jump while blocking-pool work is out. Any other IO — from another
+    /// process, or from another thread of this one — is not waited for when
+    /// a timer is pending: time jumps as soon as nothing on the loop is
+    /// ready, so serve such peers from tasks on the same loop.
     pub fn virtual_clock(mut self, on: bool) -> Builder {
         self.virtual_clock = on;
         self

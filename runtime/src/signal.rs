@@ -107,7 +107,11 @@ impl Future for CtrlC {
     type Output = io::Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let state = match self.state.as_ref().expect("`CtrlC` polled after completion") {
+        let state = match self
+            .state
+            .as_ref()
+            .expect("`CtrlC` polled after completion")
+        {
             Ok(state) => Rc::clone(state),
             Err(_) => {
                 let Some(Err(e)) = self.state.take() else {

@@ -35,7 +35,9 @@ impl Core {
         loop {
             self.shared.drain_remote(&mut remote);
             for key in remote.drain(..) {
-                self.counters.wakes_remote.set(self.counters.wakes_remote.get() + 1);
+                self.counters
+                    .wakes_remote
+                    .set(self.counters.wakes_remote.get() + 1);
                 self.trace.record(&self.clock, || TraceKind::Wake {
                     task: u64::from(key.serial),
                     by: WakeSource::Thread,
@@ -154,7 +156,8 @@ impl Core {
         self.counters
             .reactor_turns
             .set(self.counters.reactor_turns.get() + 1);
-        self.trace.record(&self.clock, || TraceKind::Park { timeout });
+        self.trace
+            .record(&self.clock, || TraceKind::Park { timeout });
         let slept_from = (timeout != Some(Duration::ZERO)).then(Instant::now);
         let events = self
             .reactor

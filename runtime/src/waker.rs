@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use futures_task::ArcWake;
 
@@ -92,8 +93,33 @@ impl Shared {
         }
     }
 
+    /// A blocking-pool job ended (its result, if still wanted, already sent).
+    // Why the poke: under the virtual clock the loop sleeps in the reactor
+    // with no timeout while a job is out. The result's wake ends that sleep,
+    // but the count only drops after it — and a job whose handle was aborted
+    // sends no wake at all. Without a poke when the count reaches zero, the
+    // loop could sleep for ever next to a due timer.
+    pub(crate) fn blocking_done(&self) {
+        if self.blocking_in_flight.fetch_sub(1, Ordering::AcqRel) == 1
+            && !self.poked.swap(true, Ordering::AcqRel)
+        {
+            let _ = self.poke.wake();
+        }
+    }
+
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// Stores `waker` in `slot` unless the stored one already wakes the same
+/// task, and returns the waker it replaced. The caller drops that one only
+/// after releasing its `RefCell` borrows: dropping a foreign waker may run
+/// arbitrary code, which may call back into the loop.
+pub(crate) fn replace_waker(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
+    match slot {
+        Some(stored) if stored.will_wake(waker) => None,
+        _ => slot.replace(waker.clone()),
     }
 }
 

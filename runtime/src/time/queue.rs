@@ -11,8 +11,8 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
 use std::task::Waker;
+use std::time::Instant;
 
 use slab::Slab;
 
@@ -59,12 +59,14 @@ impl TimerQueue {
         self.slots.get(key.slot).is_some_and(|s| s.seq == key.seq)
     }
 
-    /// Replaces the waker if the timer is now awaited by someone else.
-    pub(crate) fn update_waker(&mut self, key: TimerKey, waker: &Waker) {
-        if let Some(slot) = self.slots.get_mut(key.slot) {
-            if slot.seq == key.seq && !slot.waker.will_wake(waker) {
-                slot.waker = waker.clone();
+    /// Replaces the waker if the timer is now awaited by someone else, and
+    /// returns the old one for the caller to drop outside its borrow.
+    pub(crate) fn update_waker(&mut self, key: TimerKey, waker: &Waker) -> Option<Waker> {
+        match self.slots.get_mut(key.slot) {
+            Some(slot) if slot.seq == key.seq && !slot.waker.will_wake(waker) => {
+                Some(std::mem::replace(&mut slot.waker, waker.clone()))
             }
+            _ => None,
         }
     }
 
@@ -162,7 +164,11 @@ mod tests {
         }
         assert!(q.cancel(keys[0]).is_none(), "double cancel is a no-op");
         assert_eq!(q.len(), 1_000);
-        assert!(q.heap_len() <= 2 * 1_000 + 64, "garbage is swept: {}", q.heap_len());
+        assert!(
+            q.heap_len() <= 2 * 1_000 + 64,
+            "garbage is swept: {}",
+            q.heap_len()
+        );
         assert_eq!(q.next_deadline(), Some(t0 + Duration::from_millis(9_000)));
     }
 }

@@ -112,10 +112,15 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let mut timers = core.timers.borrow_mut();
-        match this.timer {
+        let replaced = match this.timer {
             Some(key) if timers.is_pending(key) => timers.update_waker(key, cx.waker()),
-            _ => this.timer = Some(timers.insert(deadline, cx.waker().clone())),
-        }
+            _ => {
+                this.timer = Some(timers.insert(deadline, cx.waker().clone()));
+                None
+            }
+        };
+        drop(timers);
+        drop(replaced); // outside the borrow: dropping a waker may run code
         Poll::Pending
     }
 }
@@ -128,6 +133,8 @@ impl Drop for Sleep {
 
 impl std::fmt::Debug for Sleep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sleep").field("deadline", &self.deadline).finish_non_exhaustive()
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
     }
 }

@@ -194,6 +194,10 @@ impl fmt::Display for Stats {
         writeln!(f, "reactor turns      {}", self.reactor_turns)?;
         writeln!(f, "io events          {}", self.io_events)?;
         writeln!(f, "timers fired       {}", self.timers_fired)?;
-        write!(f, "time asleep        {:.3} s", self.time_asleep.as_secs_f64())
+        write!(
+            f,
+            "time asleep        {:.3} s",
+            self.time_asleep.as_secs_f64()
+        )
     }
 }
