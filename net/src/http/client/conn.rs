@@ -25,7 +25,9 @@ pub(super) struct Connection {
     pub(super) key: PoolKey,
     /// Numbered in creation order, so `-v` output can say which one is reused.
     pub(super) id: u64,
-    /// When it went back to the pool.
+    /// When it went back to the pool, on the runtime's clock (`time::now()`,
+    /// not `Instant::now()`): idle age is a deadline like any other, so it
+    /// must follow the virtual clock too.
     pub(super) idle_since: Instant,
     verbose: bool,
 }
@@ -37,7 +39,7 @@ impl Connection {
             buf: ReadBuf::new(),
             key,
             id,
-            idle_since: Instant::now(),
+            idle_since: time::now(),
             verbose,
         }
     }
@@ -50,11 +52,16 @@ impl Connection {
         Ok(n)
     }
 
+    /// How long the connection has been idle, on the runtime's clock.
+    pub(super) fn idle_age(&self) -> Duration {
+        time::now().saturating_duration_since(self.idle_since)
+    }
+
     /// Whether an idle connection can carry another request: younger than
     /// `max_idle`, and the server has neither closed it nor sent anything.
     // BOOK: pool-checkout
     pub(super) fn is_reusable(&self, max_idle: Duration) -> bool {
-        if self.idle_since.elapsed() >= max_idle {
+        if self.idle_age() >= max_idle {
             return false;
         }
         let mut probe = [0u8; 1];
@@ -82,7 +89,10 @@ pub(super) struct Deadlines {
 
 impl Deadlines {
     /// Awaits one socket operation within the deadlines.
-    pub(super) async fn bound<T>(&self, io: impl Future<Output = io::Result<T>>) -> Result<T, Error> {
+    pub(super) async fn bound<T>(
+        &self,
+        io: impl Future<Output = io::Result<T>>,
+    ) -> Result<T, Error> {
         self.bound_phase(TimeoutPhase::ReadIdle, self.read_idle, io)
             .await?
             .map_err(Error::Io)
@@ -125,7 +135,11 @@ pub(super) async fn connect(
     let addrs = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => deadlines
-            .bound_phase(TimeoutPhase::Connect, connect_timeout, dns::resolve(bare, port))
+            .bound_phase(
+                TimeoutPhase::Connect,
+                connect_timeout,
+                dns::resolve(bare, port),
+            )
             .await?
             .map_err(|source| Error::Dns {
                 host: bare.to_owned(),
@@ -135,7 +149,11 @@ pub(super) async fn connect(
     let mut last_error = None;
     for addr in addrs {
         let attempt = deadlines
-            .bound_phase(TimeoutPhase::Connect, connect_timeout, TcpStream::connect(addr))
+            .bound_phase(
+                TimeoutPhase::Connect,
+                connect_timeout,
+                TcpStream::connect(addr),
+            )
             .await?;
         match attempt {
             Ok(stream) => {

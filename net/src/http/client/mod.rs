@@ -303,12 +303,12 @@ impl Client {
             None => self.open(&key, deadlines).await?,
         };
         match self
-            .exchange(conn, url, method, headers, body, deadlines)
+            .exchange(conn, url, method, headers, &message, deadlines)
             .await
         {
             Err(Attempt::Untouched(_)) if reused && is_idempotent(method) => {
                 let conn = self.open(&key, deadlines).await?;
-                self.exchange(conn, url, method, headers, body, deadlines)
+                self.exchange(conn, url, method, headers, &message, deadlines)
                     .await
                     .map_err(Attempt::into_error)
             }
@@ -335,7 +335,13 @@ impl Client {
 
     /// The request as it goes on the wire: head (with `Host` and
     /// `User-Agent`) and body; refused if any part could inject a header.
-    fn encode(&self, url: &Url, method: &str, headers: &Headers, body: &[u8]) -> Result<Vec<u8>, Error> {
+    fn encode(
+        &self,
+        url: &Url,
+        method: &str,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<Vec<u8>, Error> {
         let config = &self.inner.config;
         let mut all_headers = headers.clone();
         if let Some(agent) = &config.user_agent {

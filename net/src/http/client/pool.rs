@@ -8,7 +8,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use simul_runtime::time;
 
 use super::conn::{Connection, PoolKey};
 
@@ -46,10 +48,10 @@ impl Pool {
         if self.max_idle_per_host == 0 {
             return;
         }
-        conn.idle_since = Instant::now();
+        conn.idle_since = time::now();
         let mut idle = self.idle.borrow_mut();
         let list = idle.entry(conn.key.clone()).or_default();
-        list.retain(|c| c.idle_since.elapsed() < self.max_idle_age);
+        list.retain(|c| c.idle_age() < self.max_idle_age);
         if list.len() >= self.max_idle_per_host {
             list.remove(0);
         }

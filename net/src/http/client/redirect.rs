@@ -65,7 +65,11 @@ pub(super) fn next_hop(
     }
     Ok(Hop {
         url,
-        method: if to_get { "GET".to_owned() } else { method.to_owned() },
+        method: if to_get {
+            "GET".to_owned()
+        } else {
+            method.to_owned()
+        },
         headers: kept,
         keep_body: !to_get,
     })
@@ -109,14 +113,22 @@ mod tests {
             let hop = next_hop(&here, method, &h, status, "/next").unwrap();
             assert_eq!(hop.method, want, "{status} {method}");
             assert_eq!(hop.keep_body, body, "{status} {method}");
-            assert_eq!(hop.headers.contains("content-type"), body, "{status} {method}");
+            assert_eq!(
+                hop.headers.contains("content-type"),
+                body,
+                "{status} {method}"
+            );
         }
     }
 
     #[test]
     fn credentials_are_dropped_when_the_origin_changes() {
         let here = Url::parse("http://a.test/").unwrap();
-        let h = headers(&[("Authorization", "Bearer t"), ("Cookie", "s=1"), ("X-Keep", "1")]);
+        let h = headers(&[
+            ("Authorization", "Bearer t"),
+            ("Cookie", "s=1"),
+            ("X-Keep", "1"),
+        ]);
         let same = next_hop(&here, "GET", &h, 302, "/other").unwrap();
         assert!(same.headers.contains("authorization") && same.headers.contains("cookie"));
         for elsewhere in ["http://b.test/", "http://a.test:81/"] {

@@ -155,7 +155,10 @@ impl Response {
 
     fn finish_body(&mut self) {
         let reusable = self.head.framing.keep_alive
-            && self.body.as_ref().is_some_and(|r| r.may_reuse && r.conn.buf.is_empty());
+            && self
+                .body
+                .as_ref()
+                .is_some_and(|r| r.may_reuse && r.conn.buf.is_empty());
         self.finish_body_with(reusable);
     }
 

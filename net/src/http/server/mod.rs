@@ -172,6 +172,7 @@ async fn serve_connection<H, F>(
                     .write_to(&conn, Version::Http11, false, false)
                     .await;
                 let _ = conn.shutdown(Shutdown::Write);
+                linger(&conn, &config).await;
                 return;
             }
         };
@@ -192,6 +193,20 @@ async fn serve_connection<H, F>(
             let _ = conn.shutdown(Shutdown::Write);
             return;
         }
+    }
+}
+
+/// Reads and drops what the client still sends after a refusal, until it
+/// closes or goes quiet. Closing with unread bytes would make the kernel
+/// answer with RST, which can destroy the refusal before the client reads it
+/// (RFC 9112 §9.6: a server closes in stages, as Apache's "lingering close").
+async fn linger(conn: &TcpStream, config: &Config) {
+    let mut sink = Vec::new();
+    while let Some(n) = read_more(conn, &mut sink, config.read_timeout).await {
+        if n == 0 {
+            return;
+        }
+        sink.clear();
     }
 }
 
