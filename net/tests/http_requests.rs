@@ -242,3 +242,30 @@ fn json_sets_content_type() {
         );
     });
 }
+
+/// A server that answers 413 before reading a large body and then closes:
+/// the client reports the 413, not the broken pipe of its unfinished write.
+#[test]
+fn early_answer_to_an_unfinished_upload_is_the_response() {
+    simul_runtime::run(async {
+        let listener = simul_net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul_runtime::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 512];
+            let _ = conn.read(&mut head).await.unwrap();
+            conn.write_all(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!")
+                .await
+                .unwrap();
+            conn.shutdown(std::net::Shutdown::Write).unwrap();
+            // Dropping the socket with the upload unread resets the connection.
+        });
+        let client = simul_net::http::Client::new();
+        let upload = vec![b'x'; 16 * 1024 * 1024];
+        let url = format!("http://{addr}/upload");
+        let response = client.post(&url).body(upload).send().await.unwrap();
+        assert_eq!(response.status(), 413);
+        assert_eq!(response.text().await.unwrap(), "too big!");
+        server.await.unwrap();
+    });
+}

@@ -378,10 +378,14 @@ impl Client {
         deadlines: &Deadlines,
     ) -> Result<Response, Attempt> {
         let config = &self.inner.config;
-        deadlines
-            .bound(conn.stream.write_all(message))
-            .await
-            .map_err(Attempt::untouched_if_io)?;
+        // A server may answer before it has read the whole request (a 413
+        // for a body it will not take) and then close: if the write fails,
+        // look for that answer before reporting the write error.
+        let write_error = match deadlines.bound(conn.stream.write_all(message)).await {
+            Ok(()) => None,
+            Err(e @ Error::Io(_)) => Some(e),
+            Err(e) => return Err(Attempt::Failed(e)),
+        };
 
         let limits = Limits {
             max_head_bytes: config.max_head_bytes,
@@ -399,20 +403,26 @@ impl Client {
                 Err(Error::ConnectionClosed {
                     phase: ClosePhase::BeforeResponse,
                 }) if !received_any => {
-                    return Err(Attempt::Untouched(Error::ConnectionClosed {
-                        phase: ClosePhase::BeforeResponse,
-                    }))
+                    return Err(Attempt::Untouched(write_error.unwrap_or(
+                        Error::ConnectionClosed {
+                            phase: ClosePhase::BeforeResponse,
+                        },
+                    )))
                 }
                 Err(e) => return Err(Attempt::Failed(e)),
             }
             match conn.read_more(deadlines).await {
                 Ok(0) => decoder.eof(),
                 Ok(_) => received_any = true,
-                Err(e) if !received_any => return Err(Attempt::untouched_if_io(e)),
+                // Nothing came back: the write's own error says the most.
+                Err(e) if !received_any => {
+                    return Err(Attempt::untouched_if_io(write_error.unwrap_or(e)))
+                }
                 Err(e) => return Err(Attempt::Failed(e)),
             }
         };
-        let may_reuse = !headers.contains_token("connection", "close");
+        // A connection whose request was not fully written cannot carry another.
+        let may_reuse = write_error.is_none() && !headers.contains_token("connection", "close");
         let reader = BodyReader {
             conn,
             decoder,
