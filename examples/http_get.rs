@@ -169,14 +169,16 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         usage()
     });
+    // As in curl, a time limit of 0 is no limit (for connecting: the default).
+    let nonzero = |limit: Option<Duration>| limit.filter(|d| !d.is_zero());
     let client = Client::builder()
         .max_redirects(if options.follow {
             options.max_redirs.unwrap_or(10)
         } else {
             0
         })
-        .timeout(options.max_time)
-        .connect_timeout(options.connect_timeout.or(Some(Duration::from_secs(10))))
+        .timeout(nonzero(options.max_time))
+        .connect_timeout(nonzero(options.connect_timeout).or(Some(Duration::from_secs(10))))
         .verbose(options.verbose)
         .build();
     let mut status = 0;
