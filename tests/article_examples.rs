@@ -41,7 +41,11 @@ fn chess_simul_prints_the_article_totals() {
     let lines: Vec<_> = stdout.lines().collect();
     assert_eq!(lines[0], "synchronous: 12:00:00");
     assert_eq!(lines[1], "asynchronous: 1:00:55");
-    assert!(lines[2].starts_with("(the move model predicts 1:00:55;"), "{}", lines[2]);
+    assert!(
+        lines[2].starts_with("(the move model predicts 1:00:55;"),
+        "{}",
+        lines[2]
+    );
 }
 
 /// With two boards the opponents are the bottleneck: 30 × 60 s plus the
@@ -49,7 +53,16 @@ fn chess_simul_prints_the_article_totals() {
 #[test]
 fn chess_simul_follows_the_move_model_when_opponents_are_the_bottleneck() {
     let mut command = example("chess_simul");
-    command.args(["--boards", "2", "--moves", "10", "--master-secs", "3", "--opponent-secs", "20"]);
+    command.args([
+        "--boards",
+        "2",
+        "--moves",
+        "10",
+        "--master-secs",
+        "3",
+        "--opponent-secs",
+        "20",
+    ]);
     let (out, stdout, _) = run(command);
     assert!(out.status.success());
     let lines: Vec<_> = stdout.lines().collect();
@@ -65,7 +78,9 @@ fn chess_simul_draws_the_masters_attention() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("chess.svg");
     let mut command = example("chess_simul");
-    command.args(["--boards", "3", "--moves", "4", "--svg"]).arg(&file);
+    command
+        .args(["--boards", "3", "--moves", "4", "--svg"])
+        .arg(&file);
     let (out, _, stderr) = run(command);
     assert!(out.status.success(), "{stderr}");
     let svg = std::fs::read_to_string(&file).unwrap();
@@ -93,7 +108,9 @@ fn reddit_top_prints_the_articles_posts_in_the_articles_order() {
         assert_eq!(lines.next(), Some(format!("DONE: {sub}").as_str()));
         assert_eq!(lines.next(), Some(""));
     }
-    assert!(stdout.contains("50: Undershoot: Parsing theory in 1965 (http://jeffreykegler.github.io/"));
+    assert!(
+        stdout.contains("50: Undershoot: Parsing theory in 1965 (http://jeffreykegler.github.io/")
+    );
     assert!(stdout.contains("1360: git bundle (https://dev.to/gabeguz/git-bundle-2l5o)"));
     let summary = lines.next().unwrap();
     assert!(summary.starts_with("fetched 3 subreddits in "), "{summary}");
@@ -143,13 +160,27 @@ fn start_peer() -> (String, mpsc::Receiver<()>) {
 fn reddit_top_reports_failing_subreddits_and_prints_the_rest() {
     let (base, _) = start_peer();
     let mut command = example("reddit_top");
-    command.args(["--base-url", &base, "--subreddits", "python,programming,compsci"]);
+    command.args([
+        "--base-url",
+        &base,
+        "--subreddits",
+        "python,programming,compsci",
+    ]);
     let (out, stdout, stderr) = run(command);
     assert!(!out.status.success());
-    assert!(stdout.contains("7: t (http://u)\nDONE: python\n"), "{stdout}");
+    assert!(
+        stdout.contains("7: t (http://u)\nDONE: python\n"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("DONE: programming") && !stdout.contains("DONE: compsci"));
-    assert!(stderr.contains("error: r/programming: the server answered 500"), "{stderr}");
-    assert!(stderr.contains("error: r/compsci:") && stderr.contains("JSON"), "{stderr}");
+    assert!(
+        stderr.contains("error: r/programming: the server answered 500"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: r/compsci:") && stderr.contains("JSON"),
+        "{stderr}"
+    );
 }
 
 /// Ctrl-C while a fetch hangs: the program closes the client, stops the
@@ -165,7 +196,8 @@ fn reddit_top_stops_cleanly_on_ctrl_c() {
         .unwrap();
     // The request reached the server, so the program is inside its loop and
     // its Ctrl-C handler is installed (it is created before any fetch runs).
-    seen.recv_timeout(Duration::from_secs(30)).expect("the request never arrived");
+    seen.recv_timeout(Duration::from_secs(30))
+        .expect("the request never arrived");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -173,9 +205,17 @@ fn reddit_top_stops_cleanly_on_ctrl_c() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     let mut stdout = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
     assert!(exit.success(), "exit {exit:?}, stdout {stdout}");
-    assert!(stdout.contains("Interrupted: closed the client and stopped the loop."), "{stdout}");
+    assert!(
+        stdout.contains("Interrupted: closed the client and stopped the loop."),
+        "{stdout}"
+    );
 }
 
 /// `SIMUL_TRACE=FILE` writes Chrome Trace JSON with every kind of event; on
@@ -188,17 +228,29 @@ fn trace_files_are_valid_json_and_deterministic_on_the_virtual_clock() {
     for round in 0..2 {
         let file = dir.join(format!("trace{round}.json"));
         let mut command = example("chess_simul");
-        command.args(["--boards", "3", "--moves", "2"]).env("SIMUL_TRACE", &file);
+        command
+            .args(["--boards", "3", "--moves", "2"])
+            .env("SIMUL_TRACE", &file);
         let (out, _, stderr) = run(command);
         assert!(out.status.success(), "{stderr}");
         traces.push(std::fs::read_to_string(&file).unwrap());
     }
-    assert_eq!(traces[0], traces[1], "the virtual clock gives the same trace twice");
+    assert_eq!(
+        traces[0], traces[1],
+        "the virtual clock gives the same trace twice"
+    );
     let doc: serde_json::Value = serde_json::from_str(&traces[0]).unwrap();
     let events = doc["traceEvents"].as_array().unwrap();
     let names: std::collections::BTreeSet<_> =
         events.iter().filter_map(|e| e["name"].as_str()).collect();
-    for kind in ["spawn", "poll", "wake", "reactor wait", "timers fired", "thread_name"] {
+    for kind in [
+        "spawn",
+        "poll",
+        "wake",
+        "reactor wait",
+        "timers fired",
+        "thread_name",
+    ] {
         assert!(names.contains(kind), "no {kind:?} event in {names:?}");
     }
     let woken_by: std::collections::BTreeSet<_> = events
@@ -218,7 +270,9 @@ fn trace_files_are_valid_json_and_deterministic_on_the_virtual_clock() {
 #[test]
 fn trace_dash_prints_a_text_timeline() {
     let mut command = example("chess_simul");
-    command.args(["--boards", "1", "--moves", "1"]).env("SIMUL_TRACE", "-");
+    command
+        .args(["--boards", "1", "--moves", "1"])
+        .env("SIMUL_TRACE", "-");
     let (out, _, stderr) = run(command);
     assert!(out.status.success());
     assert!(stderr.contains("spawned task 1"), "{stderr}");

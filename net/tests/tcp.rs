@@ -105,7 +105,11 @@ fn peer_close_reads_as_zero_repeatedly() {
         }
         assert_eq!(got, b"bye");
         assert_eq!(client.read(&mut buf).await.unwrap(), 0);
-        assert_eq!(client.try_peek(&mut buf).unwrap(), 0, "peek sees the EOF too");
+        assert_eq!(
+            client.try_peek(&mut buf).unwrap(),
+            0,
+            "peek sees the EOF too"
+        );
     });
 }
 
