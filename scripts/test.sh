@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real servers the tests start on loopback, as binary:package pairs.
-servers="nginx:nginx"
+servers="nginx:nginx redis-server:redis-server"
 needed=()
 for pair in $servers; do
   bin=${pair%%:*}

@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod redis;
 pub mod tcp;
 
 pub use tcp::{TcpListener, TcpStream};

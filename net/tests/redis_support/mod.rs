@@ -1,0 +1,181 @@
+//! A real `redis-server` on a loopback port, for the tests in `redis.rs` (Debian's
+//! `redis-server` package; `scripts/test.sh` installs it).
+//!
+//! [`shared`] is the one server of the test binary, started on first use. A `static` is never
+//! dropped, so that server cannot be killed from a `Drop`: instead it runs under a small `sh`
+//! wrapper that holds the read end of a pipe whose write end only the test process has. When the
+//! test process exits (or is killed), the kernel closes the write end, the wrapper reads EOF and
+//! kills redis, then removes its directory. [`RedisServer::start`] gives a test a server of its
+//! own (a password, or one to take away); dropping it closes the pipe the same way and waits.
+//!
+//! Tests on the shared server keep out of each other's way with a database each ([`fresh_db`];
+//! the server has 64) and by killing only their own connections (`CLIENT KILL ID`).
+
+#![allow(dead_code)] // not every test uses every helper
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Databases in every server: one per test on the shared server.
+const DATABASES: u32 = 64;
+
+/// Runs redis-server (`$@`) in the background; kills it and removes its directory (`$DIR`) once
+/// fd 3, the pipe from the test process, reads EOF; exits when redis-server does.
+const WRAPPER: &str = r#"exec 3<&0
+"$@" &
+pid=$!
+(read _ <&3; kill -9 "$pid" 2>/dev/null; rm -rf "$DIR") &
+wait "$pid""#;
+
+/// A running redis-server.
+pub struct RedisServer {
+    /// The `sh` wrapper; it exits when redis-server does.
+    wrapper: Child,
+    /// The write end of the wrapper's pipe; closing it kills the server.
+    lifeline: Option<ChildStdin>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// A server of one's own; `extra` are more `redis-server` options (`["--requirepass", "pw"]`).
+    pub fn start(extra: &[&str]) -> RedisServer {
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            match RedisServer::try_start(extra) {
+                Ok(server) => return server,
+                // Someone took the port between our probe and redis's bind.
+                Err(log) if log.contains("Address already in use") => last_log = log,
+                Err(log) => panic!("redis-server did not start:\n{log}"),
+            }
+        }
+        panic!("redis-server found no free port in 3 tries:\n{last_log}");
+    }
+
+    fn try_start(extra: &[&str]) -> Result<RedisServer, String> {
+        let port = free_port();
+        let dir = fresh_dir();
+        let log = fs::File::create(dir.join("redis.log")).expect("create redis log");
+        let wrapper = Command::new("sh")
+            .arg("-c")
+            .arg(WRAPPER)
+            .arg("sh")
+            .arg(redis_binary())
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--databases", &DATABASES.to_string()])
+            .arg("--dir")
+            .arg(&dir)
+            .args(extra)
+            .env("DIR", &dir)
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run sh for redis-server: {e}"));
+        let mut server = RedisServer {
+            lifeline: None,
+            wrapper,
+            port,
+            dir,
+        };
+        server.lifeline = server.wrapper.stdin.take();
+        // Waiting for another process to answer: poll, bounded.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if server.answers_ping() {
+                return Ok(server);
+            }
+            let exited = server.wrapper.try_wait().expect("wait on sh").is_some();
+            if exited || Instant::now() > deadline {
+                return Err(server.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the server answers an inline `PING` with `+PONG` (or `-NOAUTH`: it is up, and
+    /// wants a password).
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+    }
+
+    /// `redis://127.0.0.1:PORT/db`.
+    pub fn url(&self, db: u32) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// `redis://<userinfo>@127.0.0.1:PORT/db`.
+    pub fn url_with(&self, userinfo: &str, db: u32) -> String {
+        format!("redis://{userinfo}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// redis-server's log, for failure messages.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        // EOF on the wrapper's pipe: it kills redis-server, and then exits.
+        drop(self.lifeline.take());
+        let _ = self.wrapper.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The test binary's one shared server, started on first use.
+pub fn shared() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(|| RedisServer::start(&[]))
+}
+
+/// A database number no other test of this binary uses (1..64).
+pub fn fresh_db() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let db = NEXT.fetch_add(1, Ordering::Relaxed);
+    assert!(db < DATABASES, "more tests than databases: raise DATABASES");
+    db
+}
+
+/// A loopback port with nothing listening on it a moment ago.
+pub fn free_port() -> u16 {
+    let probe = TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
+    probe.local_addr().expect("probe address").port()
+}
+
+fn redis_binary() -> PathBuf {
+    ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+/// A new empty directory under the system temp dir.
+fn fresh_dir() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("simul-redis-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create redis temp dir");
+    dir
+}
