@@ -4,7 +4,7 @@
 //! Three kinds of citation, found by plain string scanning:
 //! - an anchor, written in the book as `` `// BOOK: name` ``, must exist as a
 //!   comment line `// BOOK: name` in some `.rs` file under `runtime/src` or
-//!   `net/src`;
+//!   `net/src` or `examples`;
 //! - a test, written as ``test `file::function` `` (a line break may follow
 //!   the word `test`), must exist as `fn function` in `runtime/tests/file.rs`,
 //!   `tests/file.rs`, `net/tests/file.rs`, or (for unit tests)
@@ -48,6 +48,7 @@ fn code_anchors() -> BTreeSet<String> {
     let mut files = Vec::new();
     rust_files(&root().join("runtime/src"), &mut files);
     rust_files(&root().join("net/src"), &mut files);
+    rust_files(&root().join("examples"), &mut files);
     let mut anchors = BTreeSet::new();
     for file in files {
         let text = fs::read_to_string(&file).unwrap_or_default();
@@ -159,7 +160,7 @@ fn every_anchor_the_book_cites_exists_in_the_code() {
     let missing: BTreeSet<_> = cited.iter().filter(|a| !defined.contains(*a)).collect();
     assert!(
         missing.is_empty(),
-        "BOOK.md cites anchors that no `// BOOK: name` comment in runtime/src or net/src defines: \
+        "BOOK.md cites anchors that no `// BOOK: name` comment in runtime/src, net/src or examples defines: \
          {missing:?} (defined: {defined:?})"
     );
 }

@@ -118,6 +118,7 @@ impl TcpStream {
     }
 
     /// Writes all of `buf`, however many partial writes it takes.
+    // BOOK: write-all
     pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write(buf).await? {

@@ -185,27 +185,29 @@ impl Core {
             let mut cx = Context::from_waker(&waker);
             catch_unwind(AssertUnwindSafe(|| cell.as_mut().poll_task(&mut cx)))
         };
-        self.running.set(WakeSource::Runtime);
         self.trace.record(&self.clock, || TraceKind::PollEnd {
             task,
             ready: !matches!(result, Ok(Poll::Pending)),
         });
+        // `running` still names this task, so the wake of whoever awaits its
+        // `JoinHandle` is attributed to it.
         match result {
             Ok(Poll::Pending) => {
                 let mut tasks = self.tasks.borrow_mut();
                 let slot = &mut tasks[key.index as usize];
-                if !slot.aborted {
+                if slot.aborted {
+                    // The task aborted itself during this poll.
+                    drop(tasks);
+                    self.finish(key, cell, handle, Some(JoinError::cancelled()));
+                } else {
                     slot.cell = Some(cell);
                     slot.handle = Some(handle);
-                    return;
                 }
-                // The task aborted itself during this poll.
-                drop(tasks);
-                self.finish(key, cell, handle, Some(JoinError::cancelled()));
             }
             Ok(Poll::Ready(())) => self.finish(key, cell, handle, None),
             Err(payload) => self.finish(key, cell, handle, Some(JoinError::panic(payload))),
         }
+        self.running.set(WakeSource::Runtime);
     }
 
     /// Records that a task ended and tells whoever awaits it.

@@ -127,6 +127,7 @@ impl Chunked {
     }
 
     /// Parses a complete size line at the front of `bytes`: its length including CRLF, and the size.
+    // BOOK: chunk-size
     fn size_line(&mut self, bytes: &[u8], limits: &Limits) -> Result<Option<(usize, u64)>, Error> {
         let budget = limits.max_chunk_extension_bytes;
         let unscanned = bytes.get(self.line_scanned..).unwrap_or_default();

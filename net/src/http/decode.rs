@@ -281,6 +281,7 @@ impl ResponseDecoder {
         Error::MalformedHead { what }
     }
 
+    // BOOK: decode-body
     fn body<'b>(&mut self, buf: &'b mut ReadBuf) -> Result<BodyEvent<'b>, Error> {
         let body = match &mut self.state {
             State::Body(body) => body,
@@ -357,6 +358,7 @@ impl ResponseDecoder {
 
     /// The answer once the body is complete; it reflects the buffer *now*, so bytes that arrive
     /// after the end still make the connection unusable.
+    // BOOK: body-end
     fn end(&self, buf: &ReadBuf) -> BodyEvent<'static> {
         let leftover = buf.len();
         let reusable = self.keep_alive && leftover == 0 && !self.eof;

@@ -86,6 +86,7 @@ pub fn encode_request(req: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<(), Er
 }
 
 /// Every check, before a single byte is written.
+// BOOK: encode-validate
 fn validate(req: &RequestHead<'_>) -> Result<(), RequestProblem> {
     if req.method.is_empty() {
         return Err(RequestProblem::Method { byte: None });

@@ -82,6 +82,7 @@ pub fn framing(
     framing_for(MethodKind::of(method), status, version, headers)
 }
 
+// BOOK: framing
 pub(crate) fn framing_for(
     method: MethodKind,
     status: u16,

@@ -100,6 +100,7 @@ impl Deadlines {
 
     /// Awaits `work` for at most `limit` (reported as `phase`), and never
     /// past the total deadline (reported as `Total`).
+    // BOOK: deadlines
     pub(super) async fn bound_phase<T>(
         &self,
         phase: TimeoutPhase,
@@ -131,41 +132,35 @@ pub(super) async fn connect(
     connect_timeout: Option<Duration>,
     deadlines: &Deadlines,
 ) -> Result<(TcpStream, SocketAddr), Error> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => deadlines
-            .bound_phase(
-                TimeoutPhase::Connect,
-                connect_timeout,
-                dns::resolve(bare, port),
-            )
-            .await?
-            .map_err(|source| Error::Dns {
-                host: bare.to_owned(),
-                source,
-            })?,
-    };
-    let mut last_error = None;
-    for addr in addrs {
-        let attempt = deadlines
-            .bound_phase(
-                TimeoutPhase::Connect,
-                connect_timeout,
-                TcpStream::connect(addr),
-            )
-            .await?;
-        match attempt {
-            Ok(stream) => {
-                // Requests are written whole; Nagle would only delay them.
-                let _ = stream.set_nodelay(true);
-                return Ok((stream, addr));
+    // One bound for the whole of it: the lookup and every address tried.
+    let connecting = async {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => dns::resolve(bare, port)
+                .await
+                .map_err(|source| Error::Dns {
+                    host: bare.to_owned(),
+                    source,
+                })?,
+        };
+        let mut last_error = None;
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    // Requests are written whole; Nagle would only delay them.
+                    let _ = stream.set_nodelay(true);
+                    return Ok((stream, addr));
+                }
+                Err(e) => last_error = Some(e),
             }
-            Err(e) => last_error = Some(e),
         }
-    }
-    Err(Error::Connect {
-        addr: format!("{host}:{port}"),
-        source: last_error.unwrap_or_else(|| io::Error::other("no address to connect to")),
-    })
+        Err(Error::Connect {
+            addr: format!("{host}:{port}"),
+            source: last_error.unwrap_or_else(|| io::Error::other("no address to connect to")),
+        })
+    };
+    deadlines
+        .bound_phase(TimeoutPhase::Connect, connect_timeout, connecting)
+        .await?
 }

@@ -368,6 +368,7 @@ impl Client {
     }
 
     /// Writes the encoded request and reads the response head.
+    // BOOK: exchange
     async fn exchange(
         &self,
         mut conn: Connection,
@@ -381,7 +382,7 @@ impl Client {
         // A server may answer before it has read the whole request (a 413
         // for a body it will not take) and then close: if the write fails,
         // look for that answer before reporting the write error.
-        let write_error = match deadlines.bound(conn.stream.write_all(message)).await {
+        let write_error = match write_request(&conn, message, deadlines).await {
             Ok(()) => None,
             Err(e @ Error::Io(_)) => Some(e),
             Err(e) => return Err(Attempt::Failed(e)),
@@ -437,6 +438,23 @@ impl Client {
             config.max_body_bytes,
         ))
     }
+}
+
+/// Writes the whole request. Each write gets its own read-idle window, so
+/// a large upload to a slow but moving server is not taken for a stall.
+async fn write_request(
+    conn: &Connection,
+    message: &[u8],
+    deadlines: &Deadlines,
+) -> Result<(), Error> {
+    let mut rest = message;
+    while !rest.is_empty() {
+        match deadlines.bound(conn.stream.write(rest)).await? {
+            0 => return Err(Error::Io(std::io::ErrorKind::WriteZero.into())),
+            n => rest = &rest[n..],
+        }
+    }
+    Ok(())
 }
 
 /// How one attempt failed: before the server said anything (safe to retry

@@ -44,6 +44,7 @@ impl Pool {
     }
 
     /// Keeps `conn` for reuse, within the per-host bound (the oldest goes).
+    // BOOK: pool-checkin
     pub(super) fn checkin(&self, mut conn: Connection) {
         if self.max_idle_per_host == 0 {
             return;
