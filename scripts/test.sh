@@ -22,4 +22,25 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Python's rq, for the interop tests in tests/rq_examples.rs: a venv in target/rq-venv with a
+# pinned rq (the tests make the same venv themselves when SIMUL_RQ_PYTHON is not set).
+rq_version=2.12.0
+rq_venv="$PWD/target/rq-venv"
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: python3 python3-venv"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3 python3-venv
+fi
+if ! "$rq_venv/bin/python" -c "import rq, sys; sys.exit(rq.__version__ != '$rq_version')" 2>/dev/null; then
+  python3 -m venv "$rq_venv"
+  "$rq_venv/bin/python" -m pip install --quiet "rq==$rq_version"
+fi
+export SIMUL_RQ_PYTHON="$rq_venv/bin/python"
+
 cargo test
+# The benchmark harness (not a default member): build it, and run every
+# workload on simul at a tiny size; it fails if any result check fails.
+cargo build -p bench
+cargo run -p bench -- tiny
