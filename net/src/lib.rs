@@ -7,6 +7,7 @@
 pub mod dns;
 pub mod http;
 pub mod redis;
+pub mod rq;
 pub mod tcp;
 
 pub use tcp::{TcpListener, TcpStream};

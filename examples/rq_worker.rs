@@ -1,0 +1,135 @@
+//! `rq_worker`: the article's `rq worker`, on simul. It runs the article's `mymodule` in Rust
+//! (`simul::net::rq::mymodule`: `count_words_at_url`, `add`, `fail`, `sleep`, `async_sleep`)
+//! for jobs that Python's `rq` (with `serializer=JSONSerializer`) or `rq_enqueue` put on the
+//! queue, and logs as RQ's worker does in the article:
+//!
+//! ```text
+//! 15:10:45 *** Listening on default...
+//! 15:10:50 default: mymodule.count_words_at_url('http://nvie.com') (a2b7451e-731f-4f31-9232-2b7e3549051f)
+//! 322
+//! 15:10:51 default: Job OK (a2b7451e-731f-4f31-9232-2b7e3549051f)
+//! 15:10:51 Result is kept for 500 seconds
+//! ```
+//!
+//! (Times are UTC.) Ctrl-C once: take no more jobs, finish the running ones, exit. Twice: exit at
+//! once; the running jobs stay in `rq:wip`, and the next worker's recovery pass fails them (or
+//! retries them, if they were enqueued with retries) once their heartbeat deadline passes.
+//!
+//! ```text
+//! rq_worker [--url redis://host:port/db] [--queue NAME] [--burst] [--concurrency N]
+//!           [--maintenance-interval SECS] [--heartbeat-ttl SECS] [--heartbeat-interval SECS]
+//!           [--intermediate-grace SECS] [--name NAME]
+//! ```
+//! `--url` defaults to `$REDIS_URL`, else `redis://127.0.0.1:6379`. The defaults of the others
+//! are RQ's: queue `default`, one job at a time, maintenance every 600 s, heartbeat deadline 90 s
+//! renewed every 30 s, intermediate grace 60 s.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use simul::net::rq::{mymodule, Functions, Worker, WorkerOptions};
+use simul::{signal, spawn};
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("rq_worker: {problem}");
+    eprintln!(
+        "usage: rq_worker [--url redis://host:port/db] [--queue NAME] [--burst] \
+         [--concurrency N] [--maintenance-interval SECS] [--heartbeat-ttl SECS] \
+         [--heartbeat-interval SECS] [--intermediate-grace SECS] [--name NAME]"
+    );
+    ExitCode::from(2)
+}
+
+fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{flag} wants seconds, not {value:?}"))
+}
+
+fn parse(args: &[String]) -> Result<(String, WorkerOptions), String> {
+    let mut url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut options = WorkerOptions::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--burst" {
+            options.burst = true;
+            continue;
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--url" => url = value.clone(),
+            "--queue" => options.queue = value.clone(),
+            "--name" => options.name = Some(value.clone()),
+            "--concurrency" => {
+                options.concurrency =
+                    value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("--concurrency wants a positive count, not {value:?}")
+                    })?
+            }
+            "--maintenance-interval" => options.maintenance_interval = seconds(flag, value)?,
+            "--heartbeat-ttl" => options.heartbeat_ttl = seconds(flag, value)?,
+            "--heartbeat-interval" => options.heartbeat_interval = seconds(flag, value)?,
+            "--intermediate-grace" => options.intermediate_grace = seconds(flag, value)?,
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    if options.heartbeat_interval >= options.heartbeat_ttl {
+        return Err(format!(
+            "--heartbeat-interval ({:?}) must be shorter than --heartbeat-ttl ({:?}), or running \
+             jobs would look abandoned",
+            options.heartbeat_interval, options.heartbeat_ttl
+        ));
+    }
+    Ok((url, options))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (url, options) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(problem) => return usage(&problem),
+    };
+    let mut functions = Functions::new();
+    mymodule::register(&mut functions);
+    simul::run(async move {
+        let worker = match Worker::new(&url, functions, options) {
+            Ok(worker) => worker,
+            Err(e) => {
+                eprintln!("rq_worker: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let stop = worker.stop_handle();
+        let _signals = spawn(async move {
+            if signal::ctrl_c().await.is_err() {
+                return;
+            }
+            println!("Warm shut down requested: finishing running jobs (Ctrl-C again to quit)");
+            stop.stop();
+            if signal::ctrl_c().await.is_ok() {
+                println!("Cold shut down: running jobs are left to recovery");
+                stop.abort();
+            }
+        });
+        match worker.run().await {
+            Ok(summary) => {
+                println!(
+                    "Worker stopped: {} finished, {} failed, {} retried, {} recovered",
+                    summary.finished, summary.failed, summary.retried, summary.recovered
+                );
+                if summary.aborted {
+                    // Blocking jobs may still hold pool threads: leave without waiting.
+                    std::process::exit(1);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rq_worker: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

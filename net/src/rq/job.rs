@@ -1,0 +1,593 @@
+//! A job as RQ stores it: the `rq:job:<id>` hash, the call inside its `data` field, and the
+//! entries of its `rq:results:<id>` stream.
+//!
+//! Invariant this file owns: **reading never trusts Redis.** [`Job::from_hash`],
+//! [`Call::from_data`] and [`JobResult::from_entry`] return typed errors for anything RQ could not
+//! have written; the worker turns those into failed jobs.
+//!
+//! With RQ's JSON serializer a job's `data` is `zlib(json([func, null, args, kwargs]))`. The
+//! `null` is the instance of a bound method, which JSON cannot carry anyway. RQ reads `data`
+//! by trying `zlib.decompress` and falling back to the raw bytes; so do we.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::codec::{base64_decode, python_repr, zlib_compress, zlib_decompress};
+use super::error::Error;
+
+/// `Queue.DEFAULT_TIMEOUT`: how long a job may run when its hash says nothing.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+/// RQ's default `result_ttl`: a finished job and its result are kept 500 s.
+pub const DEFAULT_RESULT_TTL: Ttl = Ttl::Seconds(500);
+/// RQ's default `failure_ttl`: a failed job is kept a year.
+pub const DEFAULT_FAILURE_TTL: Ttl = Ttl::Seconds(31_536_000);
+
+/// A job's status, the `status` field of its hash (RQ's `JobStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Created but not yet enqueued.
+    Created,
+    /// In `rq:queue:<q>`, waiting for a worker.
+    Queued,
+    /// A worker runs it (it is in `rq:wip:<q>`).
+    Started,
+    /// It returned; the result is in `rq:results:<id>`.
+    Finished,
+    /// It raised, timed out, or was abandoned by a dead worker.
+    Failed,
+    /// Waiting for a dependency.
+    Deferred,
+    /// Waiting for its time (`enqueue_at`).
+    Scheduled,
+    /// Stopped on request.
+    Stopped,
+    /// Canceled.
+    Canceled,
+}
+
+impl JobStatus {
+    /// The word RQ stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Created => "created",
+            JobStatus::Queued => "queued",
+            JobStatus::Started => "started",
+            JobStatus::Finished => "finished",
+            JobStatus::Failed => "failed",
+            JobStatus::Deferred => "deferred",
+            JobStatus::Scheduled => "scheduled",
+            JobStatus::Stopped => "stopped",
+            JobStatus::Canceled => "canceled",
+        }
+    }
+
+    /// The status RQ stores as `word`, if it is one.
+    ///
+    /// ```
+    /// use simul_net::rq::JobStatus;
+    /// assert_eq!(JobStatus::parse("finished"), Some(JobStatus::Finished));
+    /// assert_eq!(JobStatus::parse("done"), None);
+    /// ```
+    pub fn parse(word: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Created,
+            JobStatus::Queued,
+            JobStatus::Started,
+            JobStatus::Finished,
+            JobStatus::Failed,
+            JobStatus::Deferred,
+            JobStatus::Scheduled,
+            JobStatus::Stopped,
+            JobStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long a record is kept: RQ's `result_ttl` / `failure_ttl`, where `-1` means for ever and
+/// `0` (for results) means "delete the job as soon as it finished".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// This many seconds.
+    Seconds(u64),
+    /// No expiry (`-1`).
+    Forever,
+}
+
+impl Ttl {
+    /// The number RQ stores: seconds, or `-1`.
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Ttl::Seconds(s) => i64::try_from(s).unwrap_or(i64::MAX),
+            Ttl::Forever => -1,
+        }
+    }
+
+    fn parse(text: &str) -> Option<Ttl> {
+        match text.trim().parse::<i64>().ok()? {
+            -1 => Some(Ttl::Forever),
+            n => u64::try_from(n).ok().map(Ttl::Seconds),
+        }
+    }
+}
+
+/// A function call: what a job runs. With RQ's JSON serializer arguments are JSON values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The function's dotted name, `module.function` (`mymodule.count_words_at_url`).
+    pub func: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Map<String, Value>,
+}
+
+impl Call {
+    /// A call of `func` with positional `args`.
+    pub fn new(func: &str, args: Vec<Value>) -> Call {
+        Call {
+            func: func.to_owned(),
+            args,
+            kwargs: Map::new(),
+        }
+    }
+
+    /// The `data` field RQ's JSON serializer writes: `zlib(json([func, null, args, kwargs]))`.
+    ///
+    /// ```
+    /// use simul_net::rq::Call;
+    /// let call = Call::new("mymodule.add", vec![1.into(), 2.into()]);
+    /// assert_eq!(Call::from_data(&call.to_data()).unwrap(), call);
+    /// // Uncompressed JSON is read too, as RQ does.
+    /// let raw = br#"["mymodule.add", null, [1, 2], {}]"#;
+    /// assert_eq!(Call::from_data(raw).unwrap(), call);
+    /// ```
+    pub fn to_data(&self) -> Vec<u8> {
+        let tuple = Value::Array(vec![
+            Value::String(self.func.clone()),
+            Value::Null,
+            Value::Array(self.args.clone()),
+            Value::Object(self.kwargs.clone()),
+        ]);
+        zlib_compress(tuple.to_string().as_bytes())
+    }
+
+    /// Reads a job's `data` field (zlib or raw JSON); the error says what was wrong.
+    pub fn from_data(data: &[u8]) -> Result<Call, String> {
+        let inflated = zlib_decompress(data);
+        let json = inflated.as_deref().unwrap_or(data);
+        let value: Value = serde_json::from_slice(json).map_err(|e| {
+            format!(
+                "data is not JSON ({e}); was the job enqueued with RQ's JSONSerializer? \
+                 (the default pickle serializer cannot be read outside Python)"
+            )
+        })?;
+        let Value::Array(parts) = value else {
+            return Err("data is not a JSON array [func, instance, args, kwargs]".into());
+        };
+        let Ok([func, instance, args, kwargs]) = <[Value; 4]>::try_from(parts) else {
+            return Err("data is not a 4-element array [func, instance, args, kwargs]".into());
+        };
+        let Value::String(func) = func else {
+            return Err(format!("the function name is not a string: {func}"));
+        };
+        if !instance.is_null() {
+            return Err(format!("{func}: calls on an instance are not supported"));
+        }
+        let Value::Array(args) = args else {
+            return Err(format!("{func}: args are not a JSON array: {args}"));
+        };
+        let kwargs = match kwargs {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => return Err(format!("{func}: kwargs are not a JSON object: {other}")),
+        };
+        Ok(Call { func, args, kwargs })
+    }
+
+    /// RQ's `description`: the call as Python would write it,
+    /// `mymodule.count_words_at_url('http://nvie.com')`, keyword arguments sorted.
+    ///
+    /// ```
+    /// use simul_net::rq::Call;
+    /// let call = Call::new("mymodule.count_words_at_url", vec!["http://nvie.com".into()]);
+    /// assert_eq!(call.description(), "mymodule.count_words_at_url('http://nvie.com')");
+    /// ```
+    pub fn description(&self) -> String {
+        let mut parts: Vec<String> = self.args.iter().map(python_repr).collect();
+        let mut named: Vec<String> = self
+            .kwargs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", python_repr(v)))
+            .collect();
+        named.sort();
+        parts.extend(named);
+        format!("{}({})", self.func, parts.join(", "))
+    }
+
+    /// Argument `position`, or keyword argument `name`, as a `T`; the error names the function,
+    /// the argument and what was found, as Python's `TypeError` would.
+    ///
+    /// ```
+    /// use simul_net::rq::Call;
+    /// let call = Call::new("mymodule.add", vec![1.into(), "two".into()]);
+    /// assert_eq!(call.arg::<i64>(0, "a").unwrap(), 1);
+    /// let err = call.arg::<i64>(1, "b").unwrap_err();
+    /// assert!(err.contains("argument b of mymodule.add"), "{err}");
+    /// ```
+    pub fn arg<T: DeserializeOwned>(&self, position: usize, name: &str) -> Result<T, String> {
+        let value = self
+            .args
+            .get(position)
+            .or_else(|| self.kwargs.get(name))
+            .ok_or_else(|| format!("{}() missing required argument: '{name}'", self.func))?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| format!("argument {name} of {} is {value}: {e}", self.func))
+    }
+
+    /// Like [`arg`](Self::arg), with `default` when the argument is absent.
+    pub fn arg_or<T: DeserializeOwned>(
+        &self,
+        position: usize,
+        name: &str,
+        default: T,
+    ) -> Result<T, String> {
+        if self.args.get(position).is_none() && !self.kwargs.contains_key(name) {
+            return Ok(default);
+        }
+        self.arg(position, name)
+    }
+}
+
+/// A job hash (`rq:job:<id>`), read.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job id.
+    pub id: String,
+    /// `status`; `None` if the field is missing or not an RQ status word.
+    pub status: Option<JobStatus>,
+    /// `origin`: the queue it was enqueued to.
+    pub origin: String,
+    /// `description`: the call as Python writes it.
+    pub description: String,
+    /// `data`, as stored (zlib or raw JSON); see [`Job::call`].
+    pub data: Vec<u8>,
+    /// `timeout`; `None` for `-1`, no limit. [`DEFAULT_TIMEOUT`] when the field is absent.
+    pub timeout: Option<Duration>,
+    /// `result_ttl`, or [`DEFAULT_RESULT_TTL`].
+    pub result_ttl: Ttl,
+    /// `failure_ttl`, or [`DEFAULT_FAILURE_TTL`].
+    pub failure_ttl: Ttl,
+    /// `retries_left`: how many more times a failure is retried (RQ's `Retry(max=...)`).
+    pub retries_left: u32,
+    /// `enqueue_at_front_on_retry`.
+    pub at_front_on_retry: bool,
+    /// `worker_name`: who ran it last ("" if nobody yet).
+    pub worker_name: String,
+    /// `enqueued_at`, `started_at`, `ended_at`, as RQ's UTC text ("" when unset).
+    pub enqueued_at: String,
+    /// See [`enqueued_at`](Self::enqueued_at).
+    pub started_at: String,
+    /// See [`enqueued_at`](Self::enqueued_at).
+    pub ended_at: String,
+    /// `exc_info`, inflated: the failure text, when the job failed.
+    pub exc_info: Option<String>,
+}
+
+impl Job {
+    /// Reads the fields of `HGETALL rq:job:<id>`. `None` for an empty hash: no such job.
+    pub fn from_hash(id: &str, mut hash: HashMap<String, Vec<u8>>) -> Result<Option<Job>, Error> {
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        let bad = |reason: String| Error::BadJob {
+            id: id.to_owned(),
+            reason,
+        };
+        let data = hash.remove("data").unwrap_or_default();
+        let exc_info = hash
+            .remove("exc_info")
+            .filter(|b| !b.is_empty())
+            .map(|b| String::from_utf8_lossy(&zlib_decompress(&b).unwrap_or(b)).into_owned());
+        let mut text = |field: &str| -> Result<String, Error> {
+            match hash.remove(field) {
+                None => Ok(String::new()),
+                Some(bytes) => {
+                    String::from_utf8(bytes).map_err(|_| bad(format!("field {field} is not UTF-8")))
+                }
+            }
+        };
+        let status_text = text("status")?;
+        let timeout = match text("timeout")?.trim() {
+            "" | "None" => Some(DEFAULT_TIMEOUT),
+            t => match t.parse::<f64>() {
+                Ok(-1.0) => None,
+                Ok(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+                _ => return Err(bad(format!("timeout {t:?} is not a number of seconds"))),
+            },
+        };
+        let ttl = |value: String, field: &str, default: Ttl| -> Result<Ttl, Error> {
+            match value.as_str() {
+                "" | "None" => Ok(default),
+                t => {
+                    Ttl::parse(t).ok_or_else(|| bad(format!("{field} {t:?} is not seconds or -1")))
+                }
+            }
+        };
+        let result_ttl = ttl(text("result_ttl")?, "result_ttl", DEFAULT_RESULT_TTL)?;
+        let failure_ttl = ttl(text("failure_ttl")?, "failure_ttl", DEFAULT_FAILURE_TTL)?;
+        let retries_left = match text("retries_left")?.trim() {
+            "" | "None" => 0,
+            t => t
+                .parse::<u32>()
+                .map_err(|_| bad(format!("retries_left {t:?} is not a count")))?,
+        };
+        let at_front_on_retry = text("enqueue_at_front_on_retry")?.trim() == "1";
+        Ok(Some(Job {
+            id: id.to_owned(),
+            status: JobStatus::parse(&status_text),
+            origin: text("origin")?,
+            description: text("description")?,
+            data,
+            timeout,
+            result_ttl,
+            failure_ttl,
+            retries_left,
+            at_front_on_retry,
+            worker_name: text("worker_name")?,
+            enqueued_at: text("enqueued_at")?,
+            started_at: text("started_at")?,
+            ended_at: text("ended_at")?,
+            exc_info,
+        }))
+    }
+
+    /// The call in `data`; [`Error::BadJob`] if it cannot be read.
+    pub fn call(&self) -> Result<Call, Error> {
+        Call::from_data(&self.data).map_err(|reason| Error::BadJob {
+            id: self.id.clone(),
+            reason,
+        })
+    }
+}
+
+/// Options of one enqueue: RQ's `job_timeout`, `result_ttl`, `failure_ttl`, `retry` and
+/// `at_front`.
+///
+/// ```
+/// use std::time::Duration;
+/// use simul_net::rq::{JobOptions, Ttl};
+/// let options = JobOptions::default()
+///     .timeout(Some(Duration::from_secs(5)))
+///     .result_ttl(Ttl::Forever)
+///     .retries(2);
+/// assert_eq!(options.retries, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOptions {
+    /// How long the job may run (`timeout`); `None` for no limit (RQ's `-1`). Default 180 s.
+    pub timeout: Option<Duration>,
+    /// `result_ttl`; `None` leaves the field out, and workers keep results 500 s.
+    pub result_ttl: Option<Ttl>,
+    /// `failure_ttl`; `None` leaves the field out, and workers keep failures a year.
+    pub failure_ttl: Option<Ttl>,
+    /// `retries_left`: how many times a failure (or a worker's death) is retried at once.
+    pub retries: u32,
+    /// Put the job at the head of the queue (`LPUSH`) instead of the tail.
+    pub at_front: bool,
+}
+
+impl Default for JobOptions {
+    fn default() -> JobOptions {
+        JobOptions {
+            timeout: Some(DEFAULT_TIMEOUT),
+            result_ttl: None,
+            failure_ttl: None,
+            retries: 0,
+            at_front: false,
+        }
+    }
+}
+
+impl JobOptions {
+    /// Sets [`timeout`](Self::timeout).
+    pub fn timeout(mut self, limit: Option<Duration>) -> JobOptions {
+        self.timeout = limit;
+        self
+    }
+
+    /// Sets [`result_ttl`](Self::result_ttl).
+    pub fn result_ttl(mut self, ttl: Ttl) -> JobOptions {
+        self.result_ttl = Some(ttl);
+        self
+    }
+
+    /// Sets [`failure_ttl`](Self::failure_ttl).
+    pub fn failure_ttl(mut self, ttl: Ttl) -> JobOptions {
+        self.failure_ttl = Some(ttl);
+        self
+    }
+
+    /// Sets [`retries`](Self::retries).
+    pub fn retries(mut self, n: u32) -> JobOptions {
+        self.retries = n;
+        self
+    }
+
+    /// Sets [`at_front`](Self::at_front).
+    pub fn at_front(mut self, yes: bool) -> JobOptions {
+        self.at_front = yes;
+        self
+    }
+}
+
+/// The outcome of a job's latest execution: the latest entry of `rq:results:<id>`, read as
+/// RQ's `job.latest_result()` reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobResult {
+    /// Type 1, SUCCESSFUL: the return value (`null` when the function returned `None`).
+    Finished(Value),
+    /// Type 2, FAILED: the exception text (`exc_string`).
+    Failed(String),
+    /// Another type: 3 STOPPED, 4 RETRIED, 5 MAX_RETRIES_EXCEEDED.
+    Other {
+        /// RQ's `Result.Type` number.
+        kind: u32,
+    },
+}
+
+impl JobResult {
+    /// Reads one stream entry's field/value pairs.
+    pub fn from_entry(id: &str, fields: &[(Vec<u8>, Vec<u8>)]) -> Result<JobResult, Error> {
+        let bad = |reason: &str| Error::BadResult {
+            id: id.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f == name.as_bytes())
+                .map(|(_, v)| v.as_slice())
+        };
+        let base64 = |name: &str| -> Result<Option<Vec<u8>>, Error> {
+            let Some(text) = field(name) else {
+                return Ok(None);
+            };
+            let text = std::str::from_utf8(text).map_err(|_| bad("a base64 field is not text"))?;
+            base64_decode(text)
+                .map(Some)
+                .ok_or_else(|| bad(&format!("{name} is not base64")))
+        };
+        let kind = field("type")
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| t.parse::<u32>().ok())
+            .ok_or_else(|| bad("no numeric type field"))?;
+        match kind {
+            1 => match base64("return_value")? {
+                None => Ok(JobResult::Finished(Value::Null)),
+                Some(json) => serde_json::from_slice(&json)
+                    .map(JobResult::Finished)
+                    .map_err(|e| bad(&format!("return_value is not JSON: {e}"))),
+            },
+            2 => {
+                let packed = base64("exc_string")?.unwrap_or_default();
+                let text = zlib_decompress(&packed).ok_or_else(|| bad("exc_string is not zlib"))?;
+                Ok(JobResult::Failed(
+                    String::from_utf8_lossy(&text).into_owned(),
+                ))
+            }
+            kind => Ok(JobResult::Other { kind }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rq::codec::base64_encode;
+
+    fn hash(fields: &[(&str, &[u8])]) -> HashMap<String, Vec<u8>> {
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn a_hash_python_wrote_reads_back() {
+        let data =
+            zlib_compress(br#"["mymodule.count_words_at_url", null, ["http://nvie.com"], {}]"#);
+        let job = Job::from_hash(
+            "a2b7",
+            hash(&[
+                ("status", b"queued"),
+                ("origin", b"default"),
+                ("timeout", b"180"),
+                ("result_ttl", b"-1"),
+                ("data", &data),
+                ("group_id", b""),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(job.status, Some(JobStatus::Queued));
+        assert_eq!(job.timeout, Some(Duration::from_secs(180)));
+        assert_eq!(job.result_ttl, Ttl::Forever);
+        assert_eq!(job.failure_ttl, DEFAULT_FAILURE_TTL);
+        let call = job.call().unwrap();
+        assert_eq!(
+            call.description(),
+            "mymodule.count_words_at_url('http://nvie.com')"
+        );
+    }
+
+    #[test]
+    fn malformed_hashes_and_data_are_typed_errors() {
+        assert!(Job::from_hash("x", HashMap::new()).unwrap().is_none());
+        let err = Job::from_hash("x", hash(&[("timeout", b"soon")])).unwrap_err();
+        assert!(err.to_string().contains("timeout \"soon\""), "{err}");
+        let err = Job::from_hash("x", hash(&[("status", b"\xff")])).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        for (data, expected) in [
+            (&b"\x80\x04pickle"[..], "not JSON"),
+            (b"{}", "not a JSON array"),
+            (b"[\"f\", null, []]", "4-element"),
+            (b"[1, null, [], {}]", "not a string"),
+            (b"[\"f\", {}, [], {}]", "instance"),
+            (b"[\"f\", null, 3, {}]", "args are not"),
+            (b"[\"f\", null, [], 3]", "kwargs are not"),
+        ] {
+            let err = Call::from_data(data).unwrap_err();
+            assert!(err.contains(expected), "{err} should say {expected}");
+        }
+    }
+
+    #[test]
+    fn result_entries_of_each_type() {
+        let entry = |pairs: &[(&str, String)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        let ok = entry(&[
+            ("type", "1".into()),
+            ("return_value", base64_encode(b"322")),
+        ]);
+        assert_eq!(
+            JobResult::from_entry("j", &ok).unwrap(),
+            JobResult::Finished(322.into())
+        );
+        let none = entry(&[("type", "1".into())]);
+        assert_eq!(
+            JobResult::from_entry("j", &none).unwrap(),
+            JobResult::Finished(Value::Null)
+        );
+        let failed = entry(&[
+            ("type", "2".into()),
+            (
+                "exc_string",
+                base64_encode(&zlib_compress(b"ValueError: boom")),
+            ),
+        ]);
+        assert_eq!(
+            JobResult::from_entry("j", &failed).unwrap(),
+            JobResult::Failed("ValueError: boom".into())
+        );
+        let bad = entry(&[("type", "1".into()), ("return_value", "!!".into())]);
+        assert!(JobResult::from_entry("j", &bad).is_err());
+        let untyped = entry(&[("return_value", "MzIy".into())]);
+        assert!(JobResult::from_entry("j", &untyped).is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! Recovery: finding the jobs that workers took and then died with, and deciding their fate.
+//! Every worker runs a pass when it starts and then every `maintenance_interval`.
+//!
+//! Invariant this file owns: **a job a dead worker held is found by the next pass after its
+//! deadline, and handled exactly once.** A worker holds a job in one of two places
+//! (`transitions.rs`), and each has its own rule:
+//!
+//! - **The intermediate list** (`BLMOVE` took it, the start transaction never ran): the function
+//!   never ran, so the job is **requeued** at the head of the queue. A live worker sits there
+//!   only for the instant between `BLMOVE` and its start transaction, so an entry is touched only
+//!   when it was already there on an earlier pass at least `grace` ago (RQ's own
+//!   `first_seen` key and rule). RQ fails these jobs instead; we requeue because our start
+//!   transaction removes the id from this list atomically with marking it started, so an id
+//!   still here provably never began.
+//! - **An expired `rq:wip` entry** (the job started, then its worker stopped heartbeating):
+//!   the function may have run half-way, may have had side effects, may even be what killed the
+//!   worker. Running it again is the job's owner's call, so, as RQ does, the job is **failed**
+//!   with `AbandonedJobError`, unless it was enqueued with retries (`retries_left > 0`), which
+//!   is the owner saying "run me again": then it is requeued with one retry fewer. A failed job
+//!   is not lost: it is in `rq:failed:<q>` and [`Queue::requeue_failed`](super::Queue::requeue_failed)
+//!   puts it back.
+//!
+//! Two passes may run at once (two workers): each decision is a `WATCH`ed transaction on the
+//! structures it reads, so the second one sees the job already moved and does nothing.
+
+use std::time::{Duration, SystemTime};
+
+use super::codec::{epoch_seconds, epoch_whole_seconds, utc_timestamp};
+use super::error::Error;
+use super::job::{Job, DEFAULT_FAILURE_TTL};
+use super::keys::Keys;
+use super::transitions::{self, Execution};
+use crate::redis::{cmd, Cmd, Connection, Error as RedisError, Value};
+
+/// How many times a decision is retried when a `WATCH`ed key changed under it (another worker
+/// started or finished a job meanwhile) before it is left to the next pass.
+const WATCH_RETRIES: usize = 5;
+
+/// What one recovery pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Ids put back on the queue from the intermediate list.
+    pub requeued: Vec<String>,
+    /// Ids whose `rq:wip` entry had expired, requeued because they had retries left.
+    pub retried: Vec<String>,
+    /// Ids whose `rq:wip` entry had expired, failed as abandoned.
+    pub abandoned: Vec<String>,
+    /// Intermediate entries seen for the first time (handled on a later pass, after the grace).
+    pub first_seen: usize,
+}
+
+impl Report {
+    /// Whether the pass changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.requeued.is_empty() && self.retried.is_empty() && self.abandoned.is_empty()
+    }
+}
+
+// BOOK: rq-recover
+/// One recovery pass over queue `queue` (see the module doc): expired `rq:wip` entries first,
+/// then the intermediate list, then expired entries of the finished and failed registries.
+/// `worker` names who did it in the failure records.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use simul_net::redis::Connection;
+/// simul_runtime::run(async {
+///     let mut redis = Connection::open("redis://127.0.0.1:6379").await?;
+///     let report =
+///         simul_net::rq::recover(&mut redis, "default", Duration::from_secs(60), "janitor").await?;
+///     println!("requeued {:?}, failed {:?}", report.requeued, report.abandoned);
+///     Ok::<(), simul_net::rq::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub async fn recover(
+    conn: &mut Connection,
+    queue: &str,
+    grace: Duration,
+    worker: &str,
+) -> Result<Report, Error> {
+    let keys = Keys::new(queue);
+    let mut report = Report::default();
+    let now = SystemTime::now();
+    let expired = conn
+        .zrangebyscore(&keys.wip, 0, epoch_whole_seconds(now))
+        .await?;
+    for member in expired {
+        let member = String::from_utf8_lossy(&member).into_owned();
+        abandon(conn, &keys, &member, worker, &mut report).await?;
+    }
+    let taken = conn
+        .query(&cmd("LRANGE").arg(&keys.intermediate).arg(0).arg(-1))
+        .await?
+        .into_result()?;
+    let taken: Vec<String> = taken
+        .into_array()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(Value::into_bytes)
+        .map(|id| String::from_utf8_lossy(&id).into_owned())
+        .collect();
+    for id in taken {
+        rescue(conn, &keys, &id, grace, &mut report).await?;
+    }
+    let now = epoch_whole_seconds(SystemTime::now());
+    for registry in [&keys.finished, &keys.failed] {
+        conn.query(&cmd("ZREMRANGEBYSCORE").arg(registry).arg(0).arg(now))
+            .await?
+            .into_result()?;
+    }
+    Ok(report)
+}
+
+/// Runs `commands` in a transaction after a `WATCH`; `Ok(false)` if a watched key changed.
+async fn exec_watched(conn: &mut Connection, commands: &[Cmd]) -> Result<bool, Error> {
+    match conn.transaction(commands).await {
+        Ok(replies) => {
+            for reply in replies {
+                reply.into_result()?;
+            }
+            Ok(true)
+        }
+        Err(RedisError::TransactionAborted { reason }) if reason.contains("WATCH") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn unwatch(conn: &mut Connection) -> Result<(), Error> {
+    conn.query(&cmd("UNWATCH")).await?.into_result()?;
+    Ok(())
+}
+
+/// Handles one expired `rq:wip` member `<job id>:<execution id>`.
+async fn abandon(
+    conn: &mut Connection,
+    keys: &Keys,
+    member: &str,
+    worker: &str,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let (job_id, execution) = member.rsplit_once(':').unwrap_or((member, ""));
+    let run = Execution {
+        job_id: job_id.to_owned(),
+        id: execution.to_owned(),
+        worker: worker.to_owned(),
+        started: SystemTime::now(),
+    };
+    for _ in 0..WATCH_RETRIES {
+        conn.query(&cmd("WATCH").arg(&keys.wip))
+            .await?
+            .into_result()?;
+        let now = SystemTime::now();
+        let score = conn
+            .query(&cmd("ZSCORE").arg(&keys.wip).arg(member))
+            .await?
+            .into_result()?;
+        let still_expired = score
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|s| s <= epoch_whole_seconds(now) as f64);
+        if !still_expired {
+            // Another pass handled it, or its worker is alive after all and heartbeated.
+            unwatch(conn).await?;
+            return Ok(());
+        }
+        let hash = conn.hgetall(Keys::job(job_id)).await?;
+        let job = Job::from_hash(job_id, hash);
+        let (commands, retried) = match &job {
+            // The job hash expired or was deleted: only the registry entry is left.
+            Ok(None) => (transitions::end_execution(keys, &run), None),
+            Ok(Some(job)) if job.retries_left > 0 => (
+                transitions::retry(keys, &run, job.retries_left, job.at_front_on_retry, now),
+                Some(true),
+            ),
+            _ => {
+                let text = format!(
+                    "AbandonedJobError: Moved to FailedJobRegistry, due to AbandonedJobError, at \
+                     {} (the worker running it stopped sending heartbeats: killed, crashed, or \
+                     cut off from Redis)",
+                    utc_timestamp(now)
+                );
+                let ttl = job
+                    .as_ref()
+                    .ok()
+                    .and_then(Option::as_ref)
+                    .map_or(DEFAULT_FAILURE_TTL, |j| j.failure_ttl);
+                (transitions::fail(keys, &run, &text, ttl, now), Some(false))
+            }
+        };
+        if exec_watched(conn, &commands).await? {
+            match retried {
+                Some(true) => report.retried.push(job_id.to_owned()),
+                Some(false) => report.abandoned.push(job_id.to_owned()),
+                None => {}
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Handles one id found in the intermediate list.
+async fn rescue(
+    conn: &mut Connection,
+    keys: &Keys,
+    id: &str,
+    grace: Duration,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let first_seen_key = keys.first_seen(id);
+    for _ in 0..WATCH_RETRIES {
+        conn.query(&cmd("WATCH").arg(&keys.intermediate).arg(&keys.wip))
+            .await?
+            .into_result()?;
+        let position = conn
+            .query(&cmd("LPOS").arg(&keys.intermediate).arg(id))
+            .await?
+            .into_result()?;
+        let started = wip_has_job(conn, keys, id).await?;
+        if position.is_nil() || started {
+            // Started (or finished) meanwhile: not ours to touch.
+            unwatch(conn).await?;
+            return Ok(());
+        }
+        let exists = conn
+            .query(&cmd("EXISTS").arg(Keys::job(id)))
+            .await?
+            .into_result()?;
+        let commands = if exists == Value::Integer(0) {
+            // Nothing to run: the hash expired or was deleted. Drop the id (RQ does the same).
+            vec![
+                cmd("LREM").arg(&keys.intermediate).arg(1).arg(id),
+                cmd("DEL").arg(&first_seen_key),
+            ]
+        } else {
+            let now = SystemTime::now();
+            let first = conn
+                .query(
+                    &cmd("SET")
+                        .arg(&first_seen_key)
+                        .arg(epoch_seconds(now))
+                        .args(["NX", "EX", "86400"]),
+                )
+                .await?
+                .into_result()?;
+            let seen = conn.get(&first_seen_key).await?;
+            let seen_at = seen
+                .as_deref()
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .and_then(|s| s.parse::<f64>().ok());
+            match seen_at {
+                _ if !first.is_nil() => {
+                    // First sight: decide on a later pass, once the grace period has passed.
+                    unwatch(conn).await?;
+                    report.first_seen += 1;
+                    return Ok(());
+                }
+                None => {
+                    // An unreadable mark: start the grace period now.
+                    conn.set(&first_seen_key, epoch_seconds(now)).await?;
+                    unwatch(conn).await?;
+                    return Ok(());
+                }
+                Some(at) if epoch_seconds(now) - at < grace.as_secs_f64() => {
+                    unwatch(conn).await?;
+                    return Ok(());
+                }
+                Some(_) => transitions::requeue_taken(keys, id),
+            }
+        };
+        if exec_watched(conn, &commands).await? {
+            if exists != Value::Integer(0) {
+                report.requeued.push(id.to_owned());
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Whether some member of `rq:wip` is an execution of job `id`.
+async fn wip_has_job(conn: &mut Connection, keys: &Keys, id: &str) -> Result<bool, Error> {
+    let members = conn
+        .query(&cmd("ZRANGE").arg(&keys.wip).arg(0).arg(-1))
+        .await?
+        .into_result()?;
+    let prefix = format!("{id}:");
+    Ok(members
+        .into_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_bytes)
+        .any(|m| m.starts_with(prefix.as_bytes())))
+}

@@ -1,0 +1,52 @@
+//! A job queue that speaks RQ's own Redis layout, so a Python program using the real `rq`
+//! package (with its JSON serializer) and simul share one queue, in both directions.
+//!
+//! The article's Python:
+//!
+//! ```text
+//! q = Queue(connection=Redis(), serializer=JSONSerializer)
+//! job = q.enqueue(count_words_at_url, 'http://nvie.com')
+//! ```
+//!
+//! writes a job hash `rq:job:<id>` and appends the id to the list `rq:queue:default`. A worker
+//! moves the id into `rq:queue:default:intermediate` (`BLMOVE`), marks the job started in the
+//! registry `rq:wip:default`, runs it, and records the outcome in the stream
+//! `rq:results:<id>` and the registry `rq:finished:default` or `rq:failed:default`. This module
+//! does each of those steps exactly as RQ 2.12 / 3.0 does them: a Python worker can run what
+//! [`Queue::enqueue`] wrote, and Python's `job.return_value()` reads what [`Worker`] wrote.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `keys.rs` | [`Keys`]: the key layout |
+//! | `codec.rs` | UTC timestamps, uuid4, base64, zlib, Python's `repr` |
+//! | `job.rs` | [`Job`], [`Call`], [`JobStatus`], [`JobResult`]: the hash, its `data`, results |
+//! | `queue.rs` | [`Queue`]: enqueue, status, results |
+//! | `transitions.rs` | each state change of a job as one transaction |
+//! | `worker.rs` | [`Worker`], [`Functions`]: taking and running jobs, many per loop |
+//! | `maintenance.rs` | [`recover`]: what happens to the jobs of a worker that died |
+//! | `mymodule.rs` | the article's `mymodule`, in Rust |
+//!
+//! Not supported: the pickle serializer (Rust cannot read it), dependencies (`depends_on`),
+//! scheduling (`enqueue_at`, retry intervals: retries run at once), callbacks, worker
+//! registration (`rq info` does not list simul workers), and `RQ_KEY_PREFIX`.
+
+mod codec;
+mod error;
+mod job;
+mod keys;
+mod maintenance;
+pub mod mymodule;
+mod queue;
+mod transitions;
+mod worker;
+
+pub use codec::{base64_decode, base64_encode, python_repr, utc_timestamp};
+pub use error::Error;
+pub use job::{
+    Call, Job, JobOptions, JobResult, JobStatus, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL,
+    DEFAULT_TIMEOUT,
+};
+pub use keys::{Keys, QUEUES};
+pub use maintenance::{recover, Report};
+pub use queue::Queue;
+pub use worker::{Functions, JobError, JobOutput, StopHandle, Summary, Worker, WorkerOptions};
