@@ -71,6 +71,8 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     pub(crate) trace: Tracer,
     pub(crate) counters: Counters,
+    /// Ticks run since the reactor was last asked for IO (see `tick.rs`).
+    pub(crate) busy_ticks: Cell<u32>,
     /// Who is running right now, so a wake can say who caused it.
     pub(crate) running: Cell<WakeSource>,
     pub(crate) blocking: BlockingPool,
@@ -97,6 +99,7 @@ impl Core {
             clock,
             trace,
             counters: Counters::default(),
+            busy_ticks: Cell::new(0),
             running: Cell::new(WakeSource::Runtime),
             blocking,
             signals: RefCell::new(None),

@@ -41,6 +41,7 @@ mod executor;
 mod future;
 pub mod io;
 mod join;
+mod precise_timer;
 mod reactor;
 mod runtime;
 pub mod signal;

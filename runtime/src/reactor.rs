@@ -25,6 +25,7 @@ use mio::event::Source;
 use mio::{Events, Interest, Token};
 use slab::Slab;
 
+use crate::precise_timer::{PreciseTimer, PRECISE_TOKEN};
 use crate::waker::replace_waker;
 
 /// The token of the `mio::Waker` that other threads use to interrupt a poll.
@@ -93,6 +94,7 @@ pub(crate) struct Reactor {
     registry: mio::Registry,
     sources: RefCell<Slab<IoSlot>>,
     next_generation: Cell<u32>,
+    precise: PreciseTimer,
 }
 
 impl Reactor {
@@ -101,12 +103,14 @@ impl Reactor {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let precise = PreciseTimer::new(poll.registry())?;
         let reactor = Reactor {
             poll: RefCell::new(poll),
             events: RefCell::new(Events::with_capacity(1024)),
             registry,
             sources: RefCell::new(Slab::new()),
             next_generation: Cell::new(0),
+            precise,
         };
         Ok((reactor, waker))
     }
@@ -185,6 +189,7 @@ impl Reactor {
         wakers: &mut Vec<Waker>,
     ) -> io::Result<usize> {
         let mut events = self.events.borrow_mut();
+        let timeout = self.precise.epoll_timeout(timeout);
         match self.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
             // A signal interrupted the sleep: a turn with no events.
@@ -194,8 +199,8 @@ impl Reactor {
         let mut count = 0;
         for event in events.iter() {
             count += 1;
-            if event.token() == WAKE_TOKEN {
-                continue; // only there to end the sleep; the inject queue says who
+            if event.token() == WAKE_TOKEN || event.token() == PRECISE_TOKEN {
+                continue; // only there to end the sleep; the inject queue or the timers say who
             }
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             let writable = event.is_writable() || event.is_write_closed() || event.is_error();
