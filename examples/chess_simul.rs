@@ -193,7 +193,7 @@ fn svg(c: &Config, visits: &[Visit], total: Duration) -> String {
         let think_end = (v.end + c.opponent).min(total);
         out += &format!(
             "<rect x=\"{:.2}\" y=\"{y}\" width=\"{:.2}\" height=\"{}\" fill=\"#ddd\"/>\n\
-             <rect x=\"{:.2}\" y=\"{y}\" width=\"{:.2}\" height=\"{}\" fill=\"#234\"/>\n",
+             <rect class=\"move\" x=\"{:.2}\" y=\"{y}\" width=\"{:.2}\" height=\"{}\" fill=\"#234\"/>\n",
             x(v.end),
             (x(think_end) - x(v.end)).max(0.5),
             row - 2.0,

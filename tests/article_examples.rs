@@ -85,7 +85,11 @@ fn chess_simul_draws_the_masters_attention() {
     assert!(out.status.success(), "{stderr}");
     let svg = std::fs::read_to_string(&file).unwrap();
     assert!(svg.starts_with("<svg"));
-    assert_eq!(svg.matches("fill=\"#234\"").count(), 3 * 4);
+    assert_eq!(
+        svg.matches("class=\"move\"").count(),
+        3 * 4,
+        "one bar per master move"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

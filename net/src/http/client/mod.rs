@@ -9,18 +9,18 @@
 //! | `conn.rs` | a connection, connecting, and the deadlines on every wait |
 //! | `pool.rs` | the keep-alive pool |
 //! | `redirect.rs` | where a redirect leads |
+//! | `target.rs` | parsed URLs, cached by string |
 
 mod conn;
 mod pool;
 mod redirect;
 mod request;
 mod response;
+mod target;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
-
-use url::Url;
 
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -28,6 +28,7 @@ pub use response::Response;
 use self::conn::{Connection, Deadlines, PoolKey};
 use self::pool::Pool;
 use self::response::BodyReader;
+use self::target::{Target, Targets};
 use crate::http::{
     encode_request, ClosePhase, Error, Headers, Limits, RequestHead, ResponseDecoder,
 };
@@ -144,6 +145,7 @@ impl ClientBuilder {
         Client {
             inner: Rc::new(Inner {
                 pool: Rc::new(Pool::new(self.max_idle_per_host, self.max_idle_age)),
+                targets: Targets::default(),
                 next_connection: Cell::new(0),
                 config: self,
             }),
@@ -175,6 +177,8 @@ pub struct Client {
 struct Inner {
     config: ClientBuilder,
     pool: Rc<Pool>,
+    /// Recently parsed URLs.
+    targets: Targets,
     next_connection: Cell<u64>,
 }
 
@@ -239,14 +243,14 @@ impl Client {
             read_idle: config.read_timeout,
             total: total.map(|d| simul_runtime::time::now() + d),
         };
-        let mut url = parse_url(&request.url)?;
+        let mut target = self.inner.targets.resolve(&request.url)?;
         let mut method = request.method;
         let mut headers = request.headers;
         let mut body = request.body;
         let mut redirects = 0;
         loop {
             let response = self
-                .exchange_with_retry(&url, &method, &headers, &body, &deadlines)
+                .exchange_with_retry(&target, &method, &headers, &body, &deadlines)
                 .await?;
             let location = response.header("location").map(str::to_owned);
             let (true, Some(location)) = (redirect::is_redirect(response.status()), location)
@@ -262,13 +266,15 @@ impl Client {
                 });
             }
             redirects += 1;
-            let hop = redirect::next_hop(&url, &method, &headers, response.status(), &location)?;
+            let hop =
+                redirect::next_hop(&target.url, &method, &headers, response.status(), &location)?;
             // Its reads are bounded by the same deadlines as any body read.
             response.discard_body().await;
             if !hop.keep_body {
                 body.clear();
             }
-            (url, method, headers) = (hop.url, hop.method, hop.headers);
+            target = Rc::new(Target::new(hop.url)?);
+            (method, headers) = (hop.method, hop.headers);
         }
     }
 
@@ -278,17 +284,17 @@ impl Client {
     // BOOK: retry
     async fn exchange_with_retry(
         &self,
-        url: &Url,
+        target: &Rc<Target>,
         method: &str,
         headers: &Headers,
         body: &[u8],
         deadlines: &Deadlines,
     ) -> Result<Response, Error> {
-        let key = pool_key(url)?;
+        let key = &target.key;
         // Encoded (and so validated) before a connection is taken: a refused
         // request must neither open a socket nor cost a pooled one.
-        let message = self.encode(url, method, headers, body)?;
-        let pooled = self.inner.pool.checkout(&key);
+        let message = self.encode(target, method, headers, body)?;
+        let pooled = self.inner.pool.checkout(key);
         let reused = pooled.is_some();
         let conn = match pooled {
             Some(conn) => {
@@ -300,15 +306,15 @@ impl Client {
                 }
                 conn
             }
-            None => self.open(&key, deadlines).await?,
+            None => self.open(key, deadlines).await?,
         };
         match self
-            .exchange(conn, url, method, headers, &message, deadlines)
+            .exchange(conn, target, method, headers, &message, deadlines)
             .await
         {
             Err(Attempt::Untouched(_)) if reused && is_idempotent(method) => {
-                let conn = self.open(&key, deadlines).await?;
-                self.exchange(conn, url, method, headers, &message, deadlines)
+                let conn = self.open(key, deadlines).await?;
+                self.exchange(conn, target, method, headers, &message, deadlines)
                     .await
                     .map_err(Attempt::into_error)
             }
@@ -337,7 +343,7 @@ impl Client {
     /// `User-Agent`) and body; refused if any part could inject a header.
     fn encode(
         &self,
-        url: &Url,
+        target: &Target,
         method: &str,
         headers: &Headers,
         body: &[u8],
@@ -349,15 +355,11 @@ impl Client {
                 all_headers.append("User-Agent", agent);
             }
         }
-        let target = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
-        };
         let head = RequestHead {
             method,
-            target: &target,
-            host: url.host_str().unwrap_or(""),
-            port: url.port(),
+            target: &target.path,
+            host: target.url.host_str().unwrap_or(""),
+            port: target.url.port(),
             headers: &all_headers,
             body_len: body.len() as u64,
         };
@@ -372,7 +374,7 @@ impl Client {
     async fn exchange(
         &self,
         mut conn: Connection,
-        url: &Url,
+        target: &Rc<Target>,
         method: &str,
         headers: &Headers,
         message: &[u8],
@@ -433,7 +435,7 @@ impl Client {
         };
         Ok(Response::new(
             head,
-            url.clone(),
+            Rc::clone(target),
             reader,
             config.max_body_bytes,
         ))
@@ -487,39 +489,4 @@ fn is_idempotent(method: &str) -> bool {
         method,
         "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
     )
-}
-
-fn parse_url(raw: &str) -> Result<Url, Error> {
-    // The URL parser silently strips tabs, CR and LF (and encodes NUL), so
-    // "/a\r\nX: 1" would quietly become another target: refuse instead.
-    if let Some(byte) = raw.bytes().find(|b| b.is_ascii_control()) {
-        return Err(Error::InvalidUrl {
-            url: raw.to_owned(),
-            reason: format!("it contains control byte 0x{byte:02X} (CR, LF, NUL, ...)"),
-        });
-    }
-    let url = Url::parse(raw).map_err(|e| Error::InvalidUrl {
-        url: raw.to_owned(),
-        reason: e.to_string(),
-    })?;
-    if url.scheme() != "http" {
-        return Err(Error::UnsupportedScheme {
-            scheme: url.scheme().to_owned(),
-        });
-    }
-    Ok(url)
-}
-
-fn pool_key(url: &Url) -> Result<PoolKey, Error> {
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::InvalidUrl {
-            url: url.to_string(),
-            reason: "no host".to_owned(),
-        })?;
-    Ok(PoolKey {
-        host: host.to_ascii_lowercase(),
-        port: url.port_or_known_default().unwrap_or(80),
-    })
 }

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::conn::{Connection, Deadlines};
 use super::pool::Pool;
+use super::target::Target;
 use crate::http::{BodyEvent, BodyLength, Error, Head, Headers, ResponseDecoder, Version};
 
 /// A response whose head has arrived; the body is read on demand, whole
@@ -18,7 +19,7 @@ use crate::http::{BodyEvent, BodyLength, Error, Head, Headers, ResponseDecoder, 
 /// unread rest can never be skipped safely) and frees its reactor slot.
 pub struct Response {
     head: Head,
-    url: url::Url,
+    target: Rc<Target>,
     /// `None` once the body has ended (or there was none).
     body: Option<BodyReader>,
     trailers: Option<Headers>,
@@ -38,10 +39,15 @@ pub(super) struct BodyReader {
 }
 
 impl Response {
-    pub(super) fn new(head: Head, url: url::Url, body: BodyReader, body_limit: u64) -> Response {
+    pub(super) fn new(
+        head: Head,
+        target: Rc<Target>,
+        body: BodyReader,
+        body_limit: u64,
+    ) -> Response {
         let mut response = Response {
             head,
-            url,
+            target,
             body: Some(body),
             trailers: None,
             body_limit,
@@ -80,7 +86,7 @@ impl Response {
 
     /// The URL this response came from (after redirects).
     pub fn url(&self) -> &url::Url {
-        &self.url
+        &self.target.url
     }
 
     /// The trailer fields of a chunked body, once the body was read to its end.
@@ -175,7 +181,7 @@ impl Response {
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &self.url.as_str())
+            .field("url", &self.target.url.as_str())
             .field("status", &self.head.status)
             .field("version", &self.head.version)
             .field("headers", &self.head.headers)
