@@ -37,6 +37,11 @@ impl Core {
         let main = WakeHandle::new(TaskKey::MAIN, Arc::clone(&self.shared));
         self.ready.borrow_mut().push_back(TaskKey::MAIN);
         let mut remote = Vec::new();
+        // Remote wakes left from an earlier `block_on` on this runtime name
+        // its future (whose key `MAIN` this one reuses) or its dropped tasks:
+        // served, they would poll the new future for nothing.
+        self.shared.drain_remote(&mut remote);
+        remote.clear();
         loop {
             self.shared.drain_remote(&mut remote);
             for key in remote.drain(..) {
@@ -78,6 +83,10 @@ impl Core {
         let waker = waker_ref(main);
         // A panic here is the caller's own: it propagates out of `block_on`.
         let poll = future.poll(&mut Context::from_waker(&waker));
+        if poll.is_ready() {
+            // As for a finished task: late wakes of this future are no-ops.
+            main.scheduled.store(true, Ordering::Release);
+        }
         self.running.set(WakeSource::Runtime);
         self.trace.record(&self.clock, || TraceKind::PollEnd {
             task: 0,
