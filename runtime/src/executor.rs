@@ -12,7 +12,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -31,7 +31,7 @@ use crate::signal::SignalState;
 use crate::task::{JoinError, Runnable, Stage};
 use crate::time::{Clock, TimerQueue};
 use crate::trace::{Counters, TraceKind, Tracer, WakeSource};
-use crate::waker::{replace_waker, Shared, TaskKey, WakeHandle};
+use crate::waker::{Shared, TaskKey, WakeHandle};
 
 /// One task's slot in the slab.
 struct TaskSlot {
@@ -42,9 +42,8 @@ struct TaskSlot {
     cell: Option<Pin<Box<dyn Runnable>>>,
     /// What the task's wakers point at; `None` while polled, and once finished.
     handle: Option<Arc<WakeHandle>>,
-    /// The waker of whoever awaits the `JoinHandle`. Taken (and woken) at
-    /// completion, so no waker cycle outlives the task.
-    join_waker: Option<Waker>,
+    /// Someone awaits the `JoinHandle` and left a waker in `Core::join_waiters`.
+    awaited: bool,
     /// The output is ready (or the task ended in a `JoinError`).
     finished: bool,
     /// `abort()` was called: drop the future instead of polling it.
@@ -58,6 +57,11 @@ struct TaskSlot {
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     tasks: RefCell<Slab<TaskSlot>>,
+    /// The wakers of tasks awaiting a `JoinHandle`, by slot index. Kept
+    /// apart because most tasks are never awaited while they run, and a
+    /// `Waker` in every slot would cost 16 bytes a task (a third of a slot).
+    /// Taken (and woken) at completion, so no waker cycle outlives the task.
+    join_waiters: RefCell<HashMap<u32, Waker>>,
     /// Keys of tasks to poll, in wake order (FIFO: fair).
     pub(crate) ready: RefCell<VecDeque<TaskKey>>,
     /// Wakers of `yield_now` calls, woken only after the next reactor turn.
@@ -90,6 +94,7 @@ impl Core {
         Core {
             shared,
             tasks: RefCell::new(Slab::new()),
+            join_waiters: RefCell::new(HashMap::new()),
             ready: RefCell::new(VecDeque::new()),
             deferred: RefCell::new(Vec::new()),
             wake_buf: RefCell::new(Vec::new()),
@@ -137,7 +142,7 @@ impl Core {
                 serial,
                 cell: Some(Box::pin(Stage::Running { future })),
                 handle: Some(WakeHandle::new(key, Arc::clone(&self.shared))),
-                join_waker: None,
+                awaited: false,
                 finished: false,
                 aborted: false,
                 detached: false,
@@ -237,10 +242,13 @@ impl Core {
         } else {
             slot.finished = true;
             slot.cell = Some(cell);
-            let waiter = slot.join_waker.take();
+            let awaited = std::mem::take(&mut slot.awaited);
             drop(tasks);
-            if let Some(waiter) = waiter {
-                waiter.wake();
+            if awaited {
+                let waiter = self.join_waiters.borrow_mut().remove(&key.index);
+                if let Some(waiter) = waiter {
+                    waiter.wake();
+                }
             }
         }
     }
@@ -259,8 +267,15 @@ impl Core {
             _ => return Poll::Ready(()),
         };
         if !slot.finished {
-            let replaced = replace_waker(&mut slot.join_waker, cx.waker());
+            slot.awaited = true;
             drop(tasks);
+            let mut waiters = self.join_waiters.borrow_mut();
+            let replaced = match waiters.get_mut(&key.index) {
+                Some(stored) if stored.will_wake(cx.waker()) => None,
+                Some(stored) => Some(std::mem::replace(stored, cx.waker().clone())),
+                None => waiters.insert(key.index, cx.waker().clone()),
+            };
+            drop(waiters);
             drop(replaced);
             return Poll::Pending;
         }
@@ -318,9 +333,12 @@ impl Core {
             }
         } else {
             slot.detached = true;
-            let waiter = slot.join_waker.take();
+            let awaited = std::mem::take(&mut slot.awaited);
             drop(tasks);
-            drop(waiter);
+            if awaited {
+                let waiter = self.join_waiters.borrow_mut().remove(&key.index);
+                drop(waiter);
+            }
         }
     }
 
@@ -342,6 +360,8 @@ impl Core {
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(slot)));
             }
         }
+        let waiters = std::mem::take(&mut *self.join_waiters.borrow_mut());
+        drop(waiters);
         self.ready.borrow_mut().clear();
         let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
         drop(deferred);

@@ -110,12 +110,13 @@ impl Tracer {
         }
     }
 
-    /// Records an event; `kind` is only evaluated when tracing is on.
-    #[inline]
+    /// Records an event; `kind` is only evaluated when tracing is on. The
+    /// check is inlined at every call site and the recording is not, so a
+    /// trace that is off costs one test of a pointer per event.
+    #[inline(always)]
     pub(crate) fn record(&self, clock: &Clock, kind: impl FnOnce() -> TraceKind) {
         if let Some(log) = &self.log {
-            let at = clock.now().saturating_duration_since(clock.start());
-            log.borrow_mut().push(TraceEvent { at, kind: kind() });
+            push(log, clock, kind());
         }
     }
 
@@ -125,6 +126,12 @@ impl Tracer {
             .map(|log| std::mem::take(&mut *log.borrow_mut()))
             .unwrap_or_default()
     }
+}
+
+#[cold]
+fn push(log: &RefCell<Vec<TraceEvent>>, clock: &Clock, kind: TraceKind) {
+    let at = clock.now().saturating_duration_since(clock.start());
+    log.borrow_mut().push(TraceEvent { at, kind });
 }
 
 /// Live counters, bumped by the loop (plain cells: one thread).
