@@ -108,13 +108,18 @@ impl TcpStream {
     /// Reads what is available (at least one byte, unless the peer closed:
     /// then `Ok(0)`).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.read_with(|s| (&*s).read(buf)).await
+        let len = buf.len();
+        let n = self.source.read_with(|s| (&*s).read(buf)).await?;
+        self.drained_if_short(Direction::Read, n, len);
+        Ok(n)
     }
 
     /// Writes what the kernel takes now (at least one byte of a non-empty
     /// `buf`) and says how much.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source.write_with(|s| (&*s).write(buf)).await
+        let n = self.source.write_with(|s| (&*s).write(buf)).await?;
+        self.drained_if_short(Direction::Write, n, buf.len());
+        Ok(n)
     }
 
     /// Writes all of `buf`, however many partial writes it takes.
@@ -131,12 +136,34 @@ impl TcpStream {
 
     /// The poll form of [`read`](Self::read), for hand-written futures.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.source.poll_read_with(cx, |s| (&*s).read(buf))
+        let len = buf.len();
+        let poll = self.source.poll_read_with(cx, |s| (&*s).read(buf));
+        if let Poll::Ready(Ok(n)) = poll {
+            self.drained_if_short(Direction::Read, n, len);
+        }
+        poll
     }
 
     /// The poll form of [`write`](Self::write).
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.source.poll_write_with(cx, |s| (&*s).write(buf))
+        let poll = self.source.poll_write_with(cx, |s| (&*s).write(buf));
+        if let Poll::Ready(Ok(n)) = poll {
+            self.drained_if_short(Direction::Write, n, buf.len());
+        }
+        poll
+    }
+
+    /// A TCP read that returns fewer bytes than asked for has emptied the
+    /// kernel's receive buffer, and a short write has filled the send
+    /// buffer: either way the next attempt would only say `WouldBlock`.
+    /// Forgetting the readiness now saves that syscall; new data (or room)
+    /// raises a fresh edge, so nothing is missed. (A read of 0 is the end
+    /// of the stream, which stays readable.)
+    // BOOK: short-read
+    fn drained_if_short(&self, direction: Direction, n: usize, asked: usize) {
+        if n > 0 && n < asked {
+            self.source.clear_ready(direction);
+        }
     }
 
     /// Looks at incoming bytes without waiting or consuming them:

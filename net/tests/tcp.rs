@@ -164,3 +164,29 @@ fn one_loop_serves_many_concurrent_connections() {
         assert_eq!(served.get(), CLIENTS);
     });
 }
+
+/// Data and the peer's FIN arrive in one event: the short read that takes
+/// the data clears readiness, but the closed half must stay ready, or the
+/// end of the stream would never be seen (no new event comes).
+#[test]
+fn data_and_close_in_one_event_still_reach_end_of_stream() {
+    run(async {
+        let listener = TcpListener::bind(any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            conn.write_all(b"last words").await.unwrap();
+        }); // dropped: FIN right behind the data
+        let client = TcpStream::connect(addr).await.unwrap();
+        closer.await.unwrap();
+        // A reactor turn records the event (readable and read-closed at once)
+        // before the first read.
+        simul_runtime::yield_now().await;
+        let mut buf = [0u8; 64];
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"last words");
+        let end =
+            simul_runtime::time::timeout(std::time::Duration::from_secs(30), client.read(&mut buf));
+        assert_eq!(end.await.expect("end of stream never seen").unwrap(), 0);
+    });
+}

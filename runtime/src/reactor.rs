@@ -68,24 +68,67 @@ impl SourceKey {
 /// One registered IO object.
 struct IoSlot {
     generation: u32,
-    /// Readiness seen and not yet consumed, per direction. Starts true: the
-    /// first operation simply tries (as asyncio's `sock_recv` does) instead of
-    /// waiting for an event that may have come before registration.
-    read_ready: bool,
-    write_ready: bool,
-    /// The task waiting to read (or write). One each: a socket has one
-    /// reader and one writer at a time.
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    read: Half,
+    write: Half,
+}
+
+/// One direction of an IO object.
+struct Half {
+    /// Readiness seen and not yet consumed. Starts true: the first operation
+    /// simply tries (as asyncio's `sock_recv` does) instead of waiting for
+    /// an event that may have come before registration.
+    ready: bool,
+    /// The peer closed this direction. It stays ready for good: every
+    /// operation on it now returns at once (end of stream, or an error), and
+    /// no new event will come to say so again. Kept apart from `ready`,
+    /// which an operation may clear while data and the close arrived together.
+    closed: bool,
+    /// The task waiting on this direction. One: a socket has one reader and
+    /// one writer at a time.
+    waiter: Option<Waker>,
+}
+
+impl Half {
+    fn new() -> Half {
+        Half {
+            ready: true,
+            closed: false,
+            waiter: None,
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready || self.closed
+    }
+
+    /// Records an event for this direction and takes the waiter to wake.
+    fn mark(&mut self, ready: bool, closed: bool) -> Option<Waker> {
+        self.ready |= ready;
+        self.closed |= closed;
+        if ready || closed {
+            self.waiter.take()
+        } else {
+            None
+        }
+    }
 }
 
 impl IoSlot {
-    fn waiter(&mut self, direction: Direction) -> (&mut bool, &mut Option<Waker>) {
+    fn half(&mut self, direction: Direction) -> &mut Half {
         match direction {
-            Direction::Read => (&mut self.read_ready, &mut self.reader),
-            Direction::Write => (&mut self.write_ready, &mut self.writer),
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
         }
     }
+}
+
+/// What one event says about a source.
+#[derive(Clone, Copy, Debug, Default)]
+struct Readiness {
+    readable: bool,
+    read_closed: bool,
+    writable: bool,
+    write_closed: bool,
 }
 
 pub(crate) struct Reactor {
@@ -128,10 +171,8 @@ impl Reactor {
             .register(source, key.token(), Interest::READABLE | Interest::WRITABLE)?;
         entry.insert(IoSlot {
             generation,
-            read_ready: true,
-            write_ready: true,
-            reader: None,
-            writer: None,
+            read: Half::new(),
+            write: Half::new(),
         });
         Ok(key)
     }
@@ -162,11 +203,11 @@ impl Reactor {
             Some(slot) if slot.generation == key.generation => slot,
             _ => return Poll::Ready(()), // deregistered: let the operation report it
         };
-        let (ready, waiter) = slot.waiter(direction);
-        if *ready {
+        let half = slot.half(direction);
+        if half.is_ready() {
             return Poll::Ready(());
         }
-        let replaced = replace_waker(waiter, cx.waker());
+        let replaced = replace_waker(&mut half.waiter, cx.waker());
         drop(sources);
         drop(replaced);
         Poll::Pending
@@ -175,7 +216,7 @@ impl Reactor {
     /// Forgets `direction`'s readiness: an operation just returned `WouldBlock`.
     pub(crate) fn clear_ready(&self, key: SourceKey, direction: Direction) {
         match self.sources.borrow_mut().get_mut(key.index as usize) {
-            Some(slot) if slot.generation == key.generation => *slot.waiter(direction).0 = false,
+            Some(slot) if slot.generation == key.generation => slot.half(direction).ready = false,
             _ => {}
         }
     }
@@ -202,15 +243,20 @@ impl Reactor {
             if event.token() == WAKE_TOKEN || event.token() == PRECISE_TOKEN {
                 continue; // only there to end the sleep; the inject queue or the timers say who
             }
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-            let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-            self.dispatch(event.token(), readable, writable, wakers);
+            // An error makes both directions ready: the next operation reports it.
+            let readiness = Readiness {
+                readable: event.is_readable() || event.is_error(),
+                read_closed: event.is_read_closed(),
+                writable: event.is_writable() || event.is_error(),
+                write_closed: event.is_write_closed(),
+            };
+            self.dispatch(event.token(), readiness, wakers);
         }
         Ok(count)
     }
 
     /// Applies one event to its slot, if the token still names a live one.
-    fn dispatch(&self, token: Token, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
+    fn dispatch(&self, token: Token, readiness: Readiness, wakers: &mut Vec<Waker>) {
         let key = SourceKey::from_token(token);
         let mut sources = self.sources.borrow_mut();
         let Some(slot) = sources.get_mut(key.index as usize) else {
@@ -219,14 +265,8 @@ impl Reactor {
         if slot.generation != key.generation {
             return; // the slot was freed and reused since this event was queued
         }
-        if readable {
-            slot.read_ready = true;
-            wakers.extend(slot.reader.take());
-        }
-        if writable {
-            slot.write_ready = true;
-            wakers.extend(slot.writer.take());
-        }
+        wakers.extend(slot.read.mark(readiness.readable, readiness.read_closed));
+        wakers.extend(slot.write.mark(readiness.writable, readiness.write_closed));
     }
 
     pub(crate) fn live_sources(&self) -> usize {
@@ -262,13 +302,23 @@ mod tests {
             .is_pending());
 
         let mut woken = Vec::new();
-        reactor.dispatch(old.token(), true, true, &mut woken);
+        let all = Readiness {
+            readable: true,
+            read_closed: false,
+            writable: true,
+            write_closed: false,
+        };
+        reactor.dispatch(old.token(), all, &mut woken);
         assert!(woken.is_empty(), "a stale event woke the slot's new owner");
         assert!(reactor
             .poll_ready(new, Direction::Read, &mut cx)
             .is_pending());
 
-        reactor.dispatch(new.token(), true, false, &mut woken);
+        let readable = Readiness {
+            readable: true,
+            ..Readiness::default()
+        };
+        reactor.dispatch(new.token(), readable, &mut woken);
         assert_eq!(woken.len(), 1);
         assert!(reactor.poll_ready(new, Direction::Read, &mut cx).is_ready());
         reactor.deregister(new, &mut second);
