@@ -22,7 +22,10 @@
 //! | `job.rs` | [`Job`], [`Call`], [`JobStatus`], [`JobResult`]: the hash, its `data`, results |
 //! | `queue.rs` | [`Queue`]: enqueue, status, results |
 //! | `transitions.rs` | each state change of a job as one transaction |
-//! | `worker.rs` | [`Worker`], [`Functions`]: taking and running jobs, many per loop |
+//! | `call.rs` | [`Call`]: the function call inside a job's `data` |
+//! | `worker.rs` | [`Worker`]: taking jobs, many per loop, and stopping |
+//! | `functions.rs` | [`Functions`]: Rust functions registered by dotted name |
+//! | `execution.rs` | running one job: start, heartbeat, timeout, finish or fail; maintenance |
 //! | `maintenance.rs` | [`recover`]: what happens to the jobs of a worker that died |
 //! | `mymodule.rs` | the article's `mymodule`, in Rust |
 //!
@@ -30,8 +33,11 @@
 //! scheduling (`enqueue_at`, retry intervals: retries run at once), callbacks, worker
 //! registration (`rq info` does not list simul workers), and `RQ_KEY_PREFIX`.
 
+mod call;
 mod codec;
 mod error;
+mod execution;
+mod functions;
 mod job;
 mod keys;
 mod maintenance;
@@ -42,6 +48,7 @@ mod worker;
 
 pub use codec::{base64_decode, base64_encode, python_repr, utc_timestamp};
 pub use error::Error;
+pub use functions::{Functions, JobError, JobOutput};
 pub use job::{
     Call, Job, JobOptions, JobResult, JobStatus, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL,
     DEFAULT_TIMEOUT,
@@ -49,4 +56,4 @@ pub use job::{
 pub use keys::{Keys, QUEUES};
 pub use maintenance::{recover, Report};
 pub use queue::Queue;
-pub use worker::{Functions, JobError, JobOutput, StopHandle, Summary, Worker, WorkerOptions};
+pub use worker::{StopHandle, Summary, Worker, WorkerOptions};

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::functions::{Functions, JobError, JobOutput};
 use super::job::Call;
-use super::worker::{Functions, JobError, JobOutput};
 use crate::http::Client;
 
 /// Registers every function of the table above.
