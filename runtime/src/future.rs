@@ -177,6 +177,7 @@ where
 {
     Race {
         futures: futures.into_iter().map(Box::pin).collect(),
+        done: false,
     }
 }
 
@@ -184,6 +185,8 @@ where
 #[must_use = "futures do nothing unless awaited"]
 pub struct Race<F> {
     futures: Vec<Pin<Box<F>>>,
+    /// A winner was returned (and the losers dropped).
+    done: bool,
 }
 
 impl<F> Unpin for Race<F> {}
@@ -192,10 +195,12 @@ impl<F: Future> Future for Race<F> {
     type Output = (usize, F::Output);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(!self.done, "`Race` polled after it completed");
         assert!(!self.futures.is_empty(), "`race` needs at least one future");
         for (index, future) in self.futures.iter_mut().enumerate() {
             if let Poll::Ready(output) = future.as_mut().poll(cx) {
                 self.futures.clear(); // the losers are cancelled now, not later
+                self.done = true;
                 return Poll::Ready((index, output));
             }
         }
