@@ -3,9 +3,14 @@
 //!
 //! `cargo run --example echo_server -- [ADDR]` (default 127.0.0.1:7878),
 //! then `nc 127.0.0.1 7878` in another terminal. Ctrl-C stops it.
+//!
+//! When the process runs out of file descriptors, the accept loop waits for
+//! a connection to close instead of spinning (`simul::net::accept`), and
+//! says so once.
 
 use std::net::SocketAddr;
 
+use simul::net::accept::{Accepted, Acceptor};
 use simul::net::{TcpListener, TcpStream};
 use simul::{select, signal, spawn, Either};
 
@@ -45,11 +50,22 @@ fn main() {
             }
         };
         println!("echoing on {}", listener.local_addr().unwrap());
+        let mut acceptor = Acceptor::new(listener);
         let accept_loop = async {
             loop {
-                match listener.accept().await {
-                    Ok((conn, peer)) => drop(spawn(echo(conn, peer))),
-                    Err(e) => eprintln!("accept failed: {e}"),
+                match acceptor.accept().await {
+                    Ok(Accepted {
+                        stream,
+                        peer,
+                        guard,
+                    }) => drop(spawn(async move {
+                        echo(stream, peer).await;
+                        drop(guard);
+                    })),
+                    Err(e) => {
+                        eprintln!("error: cannot accept any more: {e}");
+                        return;
+                    }
                 }
             }
         };

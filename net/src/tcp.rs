@@ -5,14 +5,24 @@
 //! [`IoSource`]: when it would block, the task parks until the reactor sees
 //! the socket become ready, then tries again. Partial reads and writes are
 //! normal: `read` returns what the kernel had, `write` what it took;
-//! `write_all` loops.
+//! `write_all` loops. Each operation spends one unit of the task's
+//! cooperative budget, so a socket that always has data still lets the
+//! loop serve others.
 
 use std::future::poll_fn;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 
-use simul_runtime::io::{Direction, IoSource};
+use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
+use simul_runtime::io::IoSource;
+
+/// The listen backlog of [`TcpListener::bind`]: connections the kernel
+/// completes and queues before `accept` takes them. tokio uses 1024; with
+/// the 128 that `std` and mio use, a burst of connects overflows it and
+/// each connect past the 128th waits a second for its SYN to be resent.
+pub const DEFAULT_BACKLOG: u32 = 1024;
 
 /// A TCP socket listening for connections (asyncio's `start_server`).
 ///
@@ -33,15 +43,20 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (port 0 picks a free port) and starts listening.
+    /// Binds to `addr` (port 0 picks a free port) and starts listening,
+    /// with a backlog of [`DEFAULT_BACKLOG`].
     ///
     /// # Panics
     /// Outside a simul runtime.
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-        let listener = mio::net::TcpListener::bind(addr)?;
-        Ok(TcpListener {
-            source: IoSource::new(listener)?,
-        })
+        TcpListener::builder().bind(addr)
+    }
+
+    /// Options for binding: the listen backlog.
+    pub fn builder() -> ListenerBuilder {
+        ListenerBuilder {
+            backlog: DEFAULT_BACKLOG,
+        }
     }
 
     /// Waits for the next connection and returns it with the peer's address.
@@ -53,6 +68,58 @@ impl TcpListener {
     /// The address this listener is bound to (with the real port if 0 was asked).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().local_addr()
+    }
+}
+
+/// Options for a [`TcpListener`]; start from [`TcpListener::builder`].
+///
+/// ```
+/// use simul_net::TcpListener;
+/// simul_runtime::run(async {
+///     let listener = TcpListener::builder()
+///         .backlog(4096)
+///         .bind("127.0.0.1:0".parse().unwrap())
+///         .unwrap();
+///     assert_ne!(listener.local_addr().unwrap().port(), 0);
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenerBuilder {
+    backlog: u32,
+}
+
+impl ListenerBuilder {
+    /// How many completed connections the kernel may queue before `accept`
+    /// (default [`DEFAULT_BACKLOG`]; the kernel caps it at
+    /// `net.core.somaxconn`).
+    pub fn backlog(mut self, backlog: u32) -> ListenerBuilder {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Binds to `addr` (with `SO_REUSEADDR`, as `std` does) and listens.
+    ///
+    /// # Panics
+    /// Outside a simul runtime.
+    pub fn bind(self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let family = match addr {
+            SocketAddr::V4(_) => AddressFamily::INET,
+            SocketAddr::V6(_) => AddressFamily::INET6,
+        };
+        let socket: OwnedFd = rustix::net::socket_with(
+            family,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        sockopt::set_socket_reuseaddr(&socket, true)?;
+        rustix::net::bind(&socket, &addr)?;
+        let backlog = i32::try_from(self.backlog).unwrap_or(i32::MAX);
+        rustix::net::listen(&socket, backlog)?;
+        let listener = mio::net::TcpListener::from_std(std::net::TcpListener::from(socket));
+        Ok(TcpListener {
+            source: IoSource::new(listener)?,
+        })
     }
 }
 
@@ -76,21 +143,24 @@ impl TcpStream {
     // BOOK: tcp-connect
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
-        let source = &stream.source;
-        loop {
-            poll_fn(|cx| source.poll_ready(cx, Direction::Write)).await;
-            if let Some(error) = source.get_ref().take_error()? {
-                return Err(error);
-            }
-            match source.get_ref().peer_addr() {
-                Ok(_) => return Ok(stream),
-                // Still in progress: that readiness was not the connect's.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    source.clear_ready(Direction::Write)
+        stream
+            .source
+            .write_with(|socket| {
+                if let Some(error) = socket.take_error()? {
+                    return Err(error);
                 }
-                Err(e) => return Err(e),
-            }
-        }
+                match socket.peer_addr() {
+                    Ok(_) => Ok(()),
+                    // Still in progress: that readiness was not the connect's,
+                    // so say "would block" and wait for the next.
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(stream)
     }
 
     /// Wraps a connected (or connecting) std stream, making it non-blocking.
@@ -108,18 +178,13 @@ impl TcpStream {
     /// Reads what is available (at least one byte, unless the peer closed:
     /// then `Ok(0)`).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        let n = self.source.read_with(|s| (&*s).read(buf)).await?;
-        self.drained_if_short(Direction::Read, n, len);
-        Ok(n)
+        poll_fn(|cx| self.poll_read(cx, buf)).await
     }
 
     /// Writes what the kernel takes now (at least one byte of a non-empty
     /// `buf`) and says how much.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.source.write_with(|s| (&*s).write(buf)).await?;
-        self.drained_if_short(Direction::Write, n, buf.len());
-        Ok(n)
+        poll_fn(|cx| self.poll_write(cx, buf)).await
     }
 
     /// Writes all of `buf`, however many partial writes it takes.
@@ -135,35 +200,17 @@ impl TcpStream {
     }
 
     /// The poll form of [`read`](Self::read), for hand-written futures.
+    /// A short read tells the reactor the socket is drained (`IoSource`'s
+    /// byte-stream rule), so the next read waits for new data.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        let poll = self.source.poll_read_with(cx, |s| (&*s).read(buf));
-        if let Poll::Ready(Ok(n)) = poll {
-            self.drained_if_short(Direction::Read, n, len);
-        }
-        poll
+        self.source
+            .poll_read_into(cx, buf, |socket, buf| (&*socket).read(buf))
     }
 
     /// The poll form of [`write`](Self::write).
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let poll = self.source.poll_write_with(cx, |s| (&*s).write(buf));
-        if let Poll::Ready(Ok(n)) = poll {
-            self.drained_if_short(Direction::Write, n, buf.len());
-        }
-        poll
-    }
-
-    /// A TCP read that returns fewer bytes than asked for has emptied the
-    /// kernel's receive buffer, and a short write has filled the send
-    /// buffer: either way the next attempt would only say `WouldBlock`.
-    /// Forgetting the readiness now saves that syscall; new data (or room)
-    /// raises a fresh edge, so nothing is missed. (A read of 0 is the end
-    /// of the stream, which stays readable.)
-    // BOOK: short-read
-    fn drained_if_short(&self, direction: Direction, n: usize, asked: usize) {
-        if n > 0 && n < asked {
-            self.source.clear_ready(direction);
-        }
+        self.source
+            .poll_write_from(cx, buf, |socket, buf| (&*socket).write(buf))
     }
 
     /// Looks at incoming bytes without waiting or consuming them:

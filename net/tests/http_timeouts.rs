@@ -111,6 +111,35 @@ fn total_timeout_covers_a_dribbling_body() {
     });
 }
 
+// Rule: the total deadline holds against a server whose every read finds data: an expired
+// deadline never starts another read, however fast the bytes come.
+#[test]
+fn total_timeout_holds_against_a_body_that_never_runs_dry() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let firehose = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = [0u8; 1024];
+        let _ = conn.read(&mut head).unwrap();
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+            .unwrap();
+        let zeros = [0u8; 64 * 1024];
+        // As fast as the client takes it, until it hangs up.
+        while conn.write_all(&zeros).is_ok() {}
+    });
+    let err = run(async {
+        let client = Client::builder()
+            .timeout(Some(Duration::from_millis(200)))
+            .max_body_bytes(u64::MAX)
+            .build();
+        let response = client.get(&format!("http://{addr}/")).await.unwrap();
+        response.bytes().await.unwrap_err()
+    });
+    assert_timeout(&err, TimeoutPhase::Total, "total timeout");
+    firehose.join().unwrap();
+}
+
 // Rule: a per-request timeout overrides the client's, and also covers the body.
 #[test]
 fn per_request_timeout_covers_the_body() {

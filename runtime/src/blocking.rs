@@ -6,15 +6,21 @@
 //! wakes the awaiting task from the pool thread: the inject queue and the
 //! `mio::Waker` poke at work.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::context;
-use crate::join::JoinHandle;
+use crate::context::{self, Slot};
+use crate::scheduler::Scheduler;
 use crate::sync::oneshot;
+use crate::task::JoinHandle;
+
+thread_local! {
+    static CURRENT: Slot<BlockingPool> = const { RefCell::new(None) };
+}
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -77,6 +83,10 @@ impl BlockingPool {
         }
     }
 
+    pub(crate) fn slot() -> &'static std::thread::LocalKey<Slot<BlockingPool>> {
+        &CURRENT
+    }
+
     /// Lets idle threads exit now; running jobs finish.
     pub(crate) fn shutdown(&self) {
         self.inner.lock().shutdown = true;
@@ -133,28 +143,32 @@ impl PoolInner {
 ///
 /// # Panics
 /// Outside a simul runtime.
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let core = context::current("simul::spawn_blocking");
+    let spawned_at = Location::caller();
+    let pool = context::get(&CURRENT, "simul::spawn_blocking");
+    let scheduler = Scheduler::current("simul::spawn_blocking");
     let (sender, receiver) = oneshot::channel();
-    let shared = Arc::clone(&core.shared);
+    let shared = Arc::clone(&scheduler.shared);
     shared.blocking_in_flight.fetch_add(1, Ordering::AcqRel);
-    core.blocking.submit(Box::new(move || {
+    pool.submit(Box::new(move || {
         let result = catch_unwind(AssertUnwindSafe(f));
         // Send first, then count the job as done: the virtual clock must not
         // jump in between.
         let _ = sender.send(result);
         shared.blocking_done();
     }));
-    core.spawn(async move {
+    let waiting = async move {
         match receiver.await {
             Ok(Ok(value)) => value,
             // Re-raise inside the task: the executor turns it into a JoinError.
             Ok(Err(payload)) => resume_unwind(payload),
             Err(_) => panic!("the blocking pool dropped a job without running it"),
         }
-    })
+    };
+    scheduler.spawn(waiting, None, spawned_at)
 }

@@ -1,64 +1,52 @@
-//! Which runtime is running on this thread.
+//! "The current loop": how free functions find the runtime they run on.
 //!
-//! `spawn`, `sleep` and friends are free functions, as in asyncio, so they need
-//! to find "the current loop" without being handed it. A thread-local holds the
-//! loop's core while `block_on` runs; it is empty everywhere else. This module
-//! owns one invariant: at most one runtime is entered per thread, so a nested
-//! `block_on` (which would deadlock the outer loop) panics instead.
+//! `spawn`, `sleep` and `IoSource::new` are free functions, as in asyncio, so
+//! they must find the loop without being handed it. Each part of the runtime
+//! that such a function needs (the scheduler, the driver, the blocking pool,
+//! the signal service) keeps its own thread-local slot, filled while
+//! `block_on` runs and empty everywhere else. One slot per part, rather than
+//! one slot holding the whole runtime, keeps the parts apart: the driver's
+//! code never names the scheduler, and the other way round.
+//!
+//! This file holds only the mechanism; `runtime.rs` fills the slots.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::thread::LocalKey;
 
-use crate::executor::Core;
+/// A thread-local "current part" slot.
+pub(crate) type Slot<T> = RefCell<Option<Rc<T>>>;
 
-thread_local! {
-    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with the current runtime's core, or returns `None` outside one.
-pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+/// Runs `f` with the part in `slot`, or returns `None` outside a runtime.
+pub(crate) fn with<T: 'static, R>(
+    slot: &'static LocalKey<Slot<T>>,
+    f: impl FnOnce(&Rc<T>) -> R,
+) -> Option<R> {
     // `try_with`: a waker may fire while the thread-local is being torn down.
-    CURRENT
-        .try_with(|cell| cell.borrow().as_ref().map(f))
+    slot.try_with(|cell| cell.borrow().as_ref().map(f))
         .ok()
         .flatten()
 }
 
-/// The current core, or a panic that tells the user what they did wrong.
-pub(crate) fn current(what: &str) -> Rc<Core> {
-    with_current(Rc::clone).unwrap_or_else(|| {
-        panic!(
-            "`{what}` was called outside a simul runtime; \
-             call it from inside `simul::run(...)` or `Runtime::block_on(...)`"
-        )
-    })
+/// The part in `slot`, or a panic that tells the user what they did wrong.
+pub(crate) fn get<T: 'static>(slot: &'static LocalKey<Slot<T>>, what: &str) -> Rc<T> {
+    with(slot, Rc::clone).unwrap_or_else(|| outside(what))
 }
 
-/// Marks this thread as running `core` until dropped.
-pub(crate) struct EnterGuard(());
-
-impl EnterGuard {
-    pub(crate) fn enter(core: &Rc<Core>) -> EnterGuard {
-        CURRENT.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_some() {
-                panic!(
-                    "cannot call `block_on` while a simul runtime is already running on this \
-                     thread: the outer loop would stop while the inner one runs. \
-                     Use `simul::spawn` or `.await` instead"
-                );
-            }
-            *slot = Some(Rc::clone(core));
-        });
-        EnterGuard(())
-    }
+/// Puts `value` in `slot` and returns what was there.
+pub(crate) fn replace<T: 'static>(
+    slot: &'static LocalKey<Slot<T>>,
+    value: Option<Rc<T>>,
+) -> Option<Rc<T>> {
+    slot.with(|cell| std::mem::replace(&mut *cell.borrow_mut(), value))
 }
 
-impl Drop for EnterGuard {
-    fn drop(&mut self) {
-        // Take the core out first and drop it after the borrow ends: dropping it
-        // may run destructors that look up the current runtime again.
-        let core = CURRENT.with(|cell| cell.borrow_mut().take());
-        drop(core);
-    }
+/// The panic for a runtime function called where no runtime runs.
+#[cold]
+#[track_caller]
+pub(crate) fn outside(what: &str) -> ! {
+    panic!(
+        "`{what}` was called outside a simul runtime; \
+         call it from inside `simul::run(...)` or `Runtime::block_on(...)`"
+    )
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::context;
+use crate::scheduler::Scheduler;
 
 /// Gives the other tasks (and the reactor) a turn: asyncio's `await sleep(0)`.
 ///
@@ -41,9 +41,7 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        let deferred = context::with_current(|core| {
-            core.deferred.borrow_mut().push(cx.waker().clone());
-        });
+        let deferred = Scheduler::with_current(|scheduler| scheduler.defer(cx.waker()));
         if deferred.is_none() {
             cx.waker().wake_by_ref(); // not on our loop: an ordinary self-wake
         }

@@ -3,18 +3,22 @@
 //! This is the one bridge between mio's sources and futures. `simul-net`
 //! builds `TcpStream` and `TcpListener` on it; anyone can build more (UDP,
 //! pipes, signals).
+//!
+//! It is also the one place that decides when cached readiness is used up
+//! (the reactor only stores it): after an operation returned `WouldBlock`,
+//! and, for byte streams, after a short read or write. And every operation
+//! through it spends one unit of the task's cooperative budget (`coop.rs`).
 
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use mio::event::Source;
 
-use crate::context;
-use crate::executor::Core;
-pub use crate::reactor::Direction;
-use crate::reactor::SourceKey;
+use crate::coop;
+pub use crate::driver::Direction;
+use crate::driver::{Driver, SourceKey};
 
 /// A mio [`Source`] registered with the current loop's reactor.
 ///
@@ -40,7 +44,7 @@ use crate::reactor::SourceKey;
 pub struct IoSource<T: Source> {
     io: T,
     key: SourceKey,
-    core: Rc<Core>,
+    driver: Rc<Driver>,
 }
 
 impl<T: Source> IoSource<T> {
@@ -49,9 +53,9 @@ impl<T: Source> IoSource<T> {
     /// # Panics
     /// Outside a simul runtime.
     pub fn new(mut io: T) -> io::Result<IoSource<T>> {
-        let core = context::current("IoSource::new");
-        let key = core.reactor.register(&mut io)?;
-        Ok(IoSource { io, key, core })
+        let driver = Driver::current("IoSource::new");
+        let key = driver.reactor().register(&mut io)?;
+        Ok(IoSource { io, key, driver })
     }
 
     /// The wrapped object, for operations that do not block (addresses, options).
@@ -66,7 +70,7 @@ impl<T: Source> IoSource<T> {
         cx: &mut Context<'_>,
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Read, op)
+        self.poll_io(cx, Direction::Read, op, |_| false)
     }
 
     /// The write-side twin of [`poll_read_with`](Self::poll_read_with).
@@ -75,55 +79,115 @@ impl<T: Source> IoSource<T> {
         cx: &mut Context<'_>,
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Write, op)
+        self.poll_io(cx, Direction::Write, op, |_| false)
+    }
+
+    /// Reads from a **byte stream** (TCP, a Unix stream, a pipe) into
+    /// `buf`: `read` is one non-blocking read, returning how many bytes it
+    /// put in its buffer.
+    ///
+    /// On a stream, a read that returns fewer bytes than asked for has
+    /// emptied the kernel's buffer, so the readiness is forgotten at once
+    /// and the next read waits for an event instead of first paying for a
+    /// `WouldBlock`. (Not for datagram sockets: a short datagram says
+    /// nothing about the next one.)
+    pub fn poll_read_into(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        mut read: impl FnMut(&T, &mut [u8]) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let asked = buf.len();
+        self.poll_io(
+            cx,
+            Direction::Read,
+            |io| read(io, buf),
+            |&n| short(n, asked),
+        )
+    }
+
+    /// Writes `buf` to a byte stream: the twin of
+    /// [`poll_read_into`](Self::poll_read_into). A short write means the
+    /// kernel's send buffer is full.
+    pub fn poll_write_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        mut write: impl FnMut(&T, &[u8]) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let asked = buf.len();
+        self.poll_io(
+            cx,
+            Direction::Write,
+            |io| write(io, buf),
+            |&n| short(n, asked),
+        )
     }
 
     /// Awaits a read-side operation (see [`poll_read_with`](Self::poll_read_with)).
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_io(cx, Direction::Read, &mut op)).await
+        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
     }
 
     /// Awaits a write-side operation.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_io(cx, Direction::Write, &mut op)).await
+        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
 
     /// Ready when the reactor has reported readiness in `direction` that no
-    /// operation has consumed yet (a connect in progress waits on `Write`).
+    /// operation has consumed yet. Waiting spends no budget.
     pub fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<()> {
-        self.core.reactor.poll_ready(self.key, direction, cx)
+        self.driver.reactor().poll_ready(self.key, direction, cx)
     }
 
-    /// Forgets cached readiness in `direction`, for code that learned by its
-    /// own syscall that the object would block.
-    pub fn clear_ready(&self, direction: Direction) {
-        self.core.reactor.clear_ready(self.key, direction);
-    }
-
+    /// Every operation goes through here: wait for readiness, try, and on
+    /// `WouldBlock` forget the readiness and wait again. `drained` says
+    /// whether a successful result used the readiness up as well (a short
+    /// transfer on a stream). The only code that clears readiness.
     // BOOK: poll-io
     fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
+        // Out of budget: give the loop back, even if the socket is ready.
+        let spend = ready!(coop::poll_proceed(cx));
+        let reactor = self.driver.reactor();
         loop {
-            if self.poll_ready(cx, direction).is_pending() {
-                return Poll::Pending;
+            if reactor.poll_ready(self.key, direction, cx).is_pending() {
+                return Poll::Pending; // waiting spends nothing
             }
             match op(&self.io) {
                 // Consumed the readiness: wait for the next edge.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(direction),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    reactor.clear_ready(self.key, direction)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => return Poll::Ready(result),
+                result => {
+                    if result.as_ref().is_ok_and(&drained) {
+                        reactor.clear_ready(self.key, direction);
+                    }
+                    spend.done();
+                    return Poll::Ready(result);
+                }
             }
         }
     }
 }
 
+/// A transfer of `n` bytes out of `asked` that left the kernel's buffer
+/// empty (read) or full (write). Zero is the end of the stream, which stays
+/// readable, so it is not "short".
+// BOOK: short-read
+fn short(n: usize, asked: usize) -> bool {
+    n > 0 && n < asked
+}
+
 impl<T: Source> Drop for IoSource<T> {
     fn drop(&mut self) {
-        self.core.reactor.deregister(self.key, &mut self.io);
+        self.driver.reactor().deregister(self.key, &mut self.io);
     }
 }
 

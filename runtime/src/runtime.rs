@@ -1,19 +1,35 @@
 //! `Runtime` and its `Builder`: creating a loop and running a future on it.
+//!
+//! A runtime is a handful of parts, each of which knows only what it needs:
+//!
+//! | part | holds | file |
+//! |---|---|---|
+//! | scheduler | tasks, run queues, deferred yields, join waiters | `scheduler/` |
+//! | driver | reactor, timers, clock | `driver/` |
+//! | blocking pool | threads for work that would block | `blocking.rs` |
+//! | signals | SIGINT/SIGTERM listeners, started on first use | `signal.rs` |
+//! | observer | the trace and the counters | `trace/` |
+//!
+//! `block_on` makes the first four "current" on this thread (`context.rs`)
+//! and runs the tick (`tick.rs`), which is the only code that uses both
+//! the scheduler and the driver.
 
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::blocking::BlockingPool;
-use crate::context::{self, EnterGuard};
-use crate::executor::Core;
-use crate::join::JoinHandle;
-use crate::reactor::Reactor;
-use crate::time::Clock;
-use crate::trace::{Stats, TraceEvent, TraceOutput, Tracer};
-use crate::waker::Shared;
+use crate::context::{self, outside};
+use crate::driver::{Clock, Driver};
+use crate::scheduler::{Scheduler, Shared};
+use crate::signal::Signals;
+use crate::task::JoinHandle;
+use crate::tick;
+use crate::trace::{Observer, Stats, TraceEvent, TraceOutput, Tracer};
 
 /// A single-threaded event loop (asyncio's event loop).
 ///
@@ -23,7 +39,11 @@ use crate::waker::Shared;
 /// assert_eq!(out, "hello");
 /// ```
 pub struct Runtime {
-    core: Rc<Core>,
+    scheduler: Rc<Scheduler>,
+    driver: Rc<Driver>,
+    blocking: Rc<BlockingPool>,
+    signals: Rc<Signals>,
+    observer: Rc<Observer>,
 }
 
 /// Options for a [`Runtime`]; start from [`Runtime::builder`].
@@ -32,6 +52,7 @@ pub struct Builder {
     virtual_clock: bool,
     trace: Option<TraceOutput>,
     max_blocking_threads: usize,
+    slow_poll: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -44,6 +65,22 @@ impl Default for Builder {
             max_blocking_threads: std::thread::available_parallelism()
                 .map_or(4, |n| n.get() + 4)
                 .min(32),
+            // `SIMUL_SLOW_POLL_MS=N` reports polls longer than N ms in any program.
+            slow_poll: slow_poll_from_env(),
+        }
+    }
+}
+
+/// `SIMUL_SLOW_POLL_MS`, read as a whole or fractional number of milliseconds.
+fn slow_poll_from_env() -> Option<Duration> {
+    let value = std::env::var("SIMUL_SLOW_POLL_MS").ok()?;
+    match value.trim().parse::<f64>() {
+        Ok(ms) if (0.0..1e12).contains(&ms) => Some(Duration::from_secs_f64(ms / 1e3)),
+        _ => {
+            eprintln!(
+                "simul: ignoring SIMUL_SLOW_POLL_MS={value:?}: expected a number of milliseconds"
+            );
+            None
         }
     }
 }
@@ -82,23 +119,33 @@ impl Builder {
         self
     }
 
+    /// Reports, once per task on stderr, a poll that takes longer than
+    /// `threshold`: a task that blocks the loop, as asyncio's debug mode
+    /// does with `slow_callback_duration`. The report names the task and
+    /// where it was spawned, and [`Stats::slow_polls`] counts every such
+    /// poll. `None` (the default, unless `SIMUL_SLOW_POLL_MS` is set) turns
+    /// the check off; it costs two clock reads a poll when on.
+    pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
+        self.slow_poll = threshold;
+        self
+    }
+
     /// Creates the runtime (its `mio::Poll` and waker).
     pub fn build(self) -> io::Result<Runtime> {
-        let (reactor, poke) = Reactor::new()?;
-        let clock = if self.virtual_clock {
+        let clock = Rc::new(if self.virtual_clock {
             Clock::virtual_clock()
         } else {
             Clock::real()
-        };
-        let core = Core::new(
-            Arc::new(Shared::new(poke)),
-            reactor,
-            clock,
-            Tracer::new(self.trace),
-            BlockingPool::new(self.max_blocking_threads),
-        );
+        });
+        let observer = Rc::new(Observer::new(Tracer::new(self.trace), Rc::clone(&clock)));
+        let (driver, poke) = Driver::new(clock, Rc::clone(&observer))?;
+        let shared = Arc::new(Shared::new(poke));
         Ok(Runtime {
-            core: Rc::new(core),
+            scheduler: Rc::new(Scheduler::new(shared, Rc::clone(&observer), self.slow_poll)),
+            driver: Rc::new(driver),
+            blocking: Rc::new(BlockingPool::new(self.max_blocking_threads)),
+            signals: Rc::new(Signals::default()),
+            observer,
         })
     }
 }
@@ -109,7 +156,7 @@ impl Runtime {
         Builder::default().build()
     }
 
-    /// Options: virtual clock, trace, blocking pool size.
+    /// Options: virtual clock, trace, blocking pool size, slow-poll reports.
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -122,30 +169,32 @@ impl Runtime {
     /// If called while a simul runtime is already running on this thread, and
     /// if `future` itself panics.
     // BOOK: block-on
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _entered = EnterGuard::enter(&self.core);
+        let called_at = Location::caller();
+        let _entered = EnterGuard::enter(self);
         // Dropped before `_entered`, so task destructors still see the runtime.
-        let _shutdown = ShutdownOnDrop(&self.core);
+        let _shutdown = ShutdownOnDrop(self);
         let future = pin!(future);
-        self.core.run_until(future)
+        tick::run_until(&self.scheduler, &self.driver, future, called_at)
     }
 
     /// The loop's counters and gauges.
     pub fn stats(&self) -> Stats {
-        self.core.stats()
+        stats_of(&self.observer, &self.scheduler, &self.driver)
     }
 
     /// Takes the trace recorded so far (empty unless built with `trace(true)`).
     pub fn take_trace(&self) -> Vec<TraceEvent> {
-        self.core.trace.take()
+        self.observer.trace.take()
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.core.trace.deliver();
-        self.core.shared.close();
-        self.core.blocking.shutdown();
+        self.observer.trace.deliver();
+        self.scheduler.shared.close();
+        self.blocking.shutdown();
     }
 }
 
@@ -155,24 +204,60 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-struct ShutdownOnDrop<'a>(&'a Core);
+/// Marks this thread as running a runtime's parts until dropped.
+///
+/// Invariant: at most one runtime is entered per thread, so a nested
+/// `block_on` (which would stop the outer loop while the inner one runs)
+/// panics instead of deadlocking.
+struct EnterGuard(());
 
-impl Drop for ShutdownOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.shutdown_tasks();
-        let signals = self.0.signals.borrow_mut().take();
-        drop(signals);
+impl EnterGuard {
+    fn enter(rt: &Runtime) -> EnterGuard {
+        let outer = context::replace(Scheduler::slot(), Some(Rc::clone(&rt.scheduler)));
+        if let Some(outer) = outer {
+            context::replace(Scheduler::slot(), Some(outer));
+            panic!(
+                "cannot call `block_on` while a simul runtime is already running on this \
+                 thread: the outer loop would stop while the inner one runs. \
+                 Use `simul::spawn` or `.await` instead"
+            );
+        }
+        context::replace(Driver::slot(), Some(Rc::clone(&rt.driver)));
+        context::replace(BlockingPool::slot(), Some(Rc::clone(&rt.blocking)));
+        context::replace(Signals::slot(), Some(Rc::clone(&rt.signals)));
+        EnterGuard(())
     }
 }
 
-impl Core {
-    pub(crate) fn stats(&self) -> Stats {
-        let mut stats = self.counters.snapshot();
-        stats.live_tasks = self.live_tasks();
-        stats.io_sources = self.reactor.live_sources();
-        stats.pending_timers = self.timers.borrow().len();
-        stats
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        // Take the parts out first and drop them after: dropping one may run
+        // destructors that look up the current runtime again.
+        let parts = (
+            context::replace(Signals::slot(), None),
+            context::replace(BlockingPool::slot(), None),
+            context::replace(Driver::slot(), None),
+            context::replace(Scheduler::slot(), None),
+        );
+        drop(parts);
     }
+}
+
+struct ShutdownOnDrop<'a>(&'a Runtime);
+
+impl Drop for ShutdownOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.scheduler.shutdown_tasks();
+        self.0.signals.shutdown();
+    }
+}
+
+fn stats_of(observer: &Observer, scheduler: &Scheduler, driver: &Driver) -> Stats {
+    let mut stats = observer.counters.snapshot();
+    stats.live_tasks = scheduler.live_tasks();
+    stats.io_sources = driver.live_sources();
+    stats.pending_timers = driver.pending_timers();
+    stats
 }
 
 /// Creates a runtime, runs `future` on it, and returns its output
@@ -184,6 +269,7 @@ impl Core {
 ///
 /// # Panics
 /// If the OS refuses to create the reactor, or if `future` panics.
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     Runtime::new()
         .unwrap_or_else(|e| panic!("simul: could not create the runtime: {e}"))
@@ -194,7 +280,7 @@ pub fn run<F: Future>(future: F) -> F::Output {
 ///
 /// The future need not be `Send`: it never leaves this thread. The task runs
 /// whether or not the returned handle is awaited; dropping the handle
-/// detaches it.
+/// detaches it. To name the task, use [`task::Builder`](crate::task::Builder).
 ///
 /// ```
 /// simul_runtime::run(async {
@@ -206,17 +292,15 @@ pub fn run<F: Future>(future: F) -> F::Output {
 ///
 /// # Panics
 /// Outside a simul runtime.
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    context::with_current(|core| core.spawn(future)).unwrap_or_else(|| {
-        panic!(
-            "`simul::spawn` was called outside a simul runtime; \
-             call it from inside `simul::run(...)` or `Runtime::block_on(...)`"
-        )
-    })
+    let spawned_at = Location::caller();
+    Scheduler::with_current(|scheduler| scheduler.spawn(future, None, spawned_at))
+        .unwrap_or_else(|| outside("simul::spawn"))
 }
 
 /// The current loop's counters and gauges.
@@ -224,5 +308,7 @@ where
 /// # Panics
 /// Outside a simul runtime.
 pub fn stats() -> Stats {
-    context::current("simul::stats").stats()
+    let scheduler = Scheduler::current("simul::stats");
+    let driver = Driver::current("simul::stats");
+    stats_of(scheduler.observer(), &scheduler, &driver)
 }

@@ -1,26 +1,91 @@
-//! Signals: `ctrl_c()`, asyncio's `loop.add_signal_handler(SIGINT, ...)`.
+//! Signals: `ctrl_c()` and `terminate()`, asyncio's
+//! `loop.add_signal_handler(SIGINT, ...)` and `(SIGTERM, ...)`.
 //!
 //! A signal handler may do almost nothing (it interrupts arbitrary code), so
 //! signal-hook's handler only writes a byte into a socket pair. The read end
 //! is an ordinary [`IoSource`] on our reactor, drained by a small listener
-//! task that counts the signals and wakes every `ctrl_c()` waiting.
+//! task that counts the signals and wakes every future waiting for one.
+//!
+//! This is a service of its own: the loop knows nothing of it, and it
+//! starts a signal's handler and listener only when a program first asks.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::{self, Read};
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use signal_hook::consts::SIGINT;
+use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::SigId;
 
-use crate::context;
-use crate::executor::Core;
+use crate::context::{self, Slot};
 use crate::io::IoSource;
+use crate::scheduler::Scheduler;
 
-/// The loop's record of SIGINTs, shared by the listener task and the futures.
-pub(crate) struct SignalState {
+thread_local! {
+    static CURRENT: Slot<Signals> = const { RefCell::new(None) };
+}
+
+/// Which signal to wait for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SignalKind {
+    /// SIGINT: Ctrl-C in a terminal.
+    Interrupt,
+    /// SIGTERM: what `kill`, `docker stop`, systemd and Kubernetes send to
+    /// ask a program to shut down.
+    Terminate,
+}
+
+impl SignalKind {
+    fn number(self) -> i32 {
+        match self {
+            SignalKind::Interrupt => SIGINT,
+            SignalKind::Terminate => SIGTERM,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            SignalKind::Interrupt => 0,
+            SignalKind::Terminate => 1,
+        }
+    }
+}
+
+/// One loop's signal service: a listener per signal, started on first use.
+#[derive(Default)]
+pub(crate) struct Signals {
+    listening: [RefCell<Option<Rc<SignalState>>>; 2],
+}
+
+impl Signals {
+    pub(crate) fn slot() -> &'static std::thread::LocalKey<Slot<Signals>> {
+        &CURRENT
+    }
+
+    /// Stops listening (the runtime is shutting down).
+    pub(crate) fn shutdown(&self) {
+        for listening in &self.listening {
+            let state = listening.borrow_mut().take();
+            drop(state);
+        }
+    }
+
+    fn state(&self, kind: SignalKind) -> io::Result<Rc<SignalState>> {
+        let existing = self.listening[kind.index()].borrow().clone();
+        if let Some(state) = existing {
+            return Ok(state);
+        }
+        let state = SignalState::start(kind)?;
+        *self.listening[kind.index()].borrow_mut() = Some(Rc::clone(&state));
+        Ok(state)
+    }
+}
+
+/// The loop's record of one signal, shared by the listener task and the futures.
+struct SignalState {
     received: Cell<u64>,
     waiters: RefCell<Vec<Waker>>,
     handler: SigId,
@@ -28,18 +93,18 @@ pub(crate) struct SignalState {
 
 impl Drop for SignalState {
     fn drop(&mut self) {
-        // The process keeps ignoring SIGINT's default action afterwards
+        // The process keeps ignoring the signal's default action afterwards
         // (signal-hook cannot restore it); only our pipe stops being written.
         signal_hook::low_level::unregister(self.handler);
     }
 }
 
 impl SignalState {
-    fn start(core: &Rc<Core>) -> io::Result<Rc<SignalState>> {
+    fn start(kind: SignalKind) -> io::Result<Rc<SignalState>> {
         let (reader, writer) = std::os::unix::net::UnixStream::pair()?;
         reader.set_nonblocking(true)?;
         writer.set_nonblocking(true)?;
-        let handler = signal_hook::low_level::pipe::register(SIGINT, writer)?;
+        let handler = signal_hook::low_level::pipe::register(kind.number(), writer)?;
         let state = Rc::new(SignalState {
             received: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
@@ -47,7 +112,7 @@ impl SignalState {
         });
         let source = IoSource::new(mio::net::UnixStream::from_std(reader))?;
         let listener = Rc::clone(&state);
-        drop(core.spawn(async move {
+        let listen = async move {
             let mut buf = [0u8; 64];
             loop {
                 // One byte per signal (more may have been coalesced: count >= 1).
@@ -56,7 +121,9 @@ impl SignalState {
                     _ => return,
                 }
             }
-        }));
+        };
+        let scheduler = Scheduler::current("simul::signal");
+        drop(scheduler.spawn(listen, Some("signal listener"), Location::caller()));
         Ok(state)
     }
 
@@ -67,16 +134,35 @@ impl SignalState {
     }
 }
 
-/// Completes on the next SIGINT (Ctrl-C) after it was created; see [`ctrl_c`].
+/// Completes on the next delivery of its signal after it was created; see
+/// [`ctrl_c`] and [`terminate`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct CtrlC {
+pub struct Signal {
     state: Option<io::Result<Rc<SignalState>>>,
     seen: u64,
 }
 
-/// Waits for Ctrl-C. Usable as often as you like: each call waits for a
-/// SIGINT that arrives after the call. While any has been created, SIGINT no
-/// longer kills the process; the program decides what to do.
+/// The future of [`ctrl_c`] (kept under its old name).
+pub type CtrlC = Signal;
+
+/// Waits for `kind`. Usable as often as you like: each call waits for a
+/// signal that arrives after the call. While any has been created, the
+/// signal no longer has its default effect (ending the process); the
+/// program decides what to do.
+///
+/// # Panics
+/// Outside a simul runtime.
+pub fn signal(kind: SignalKind) -> Signal {
+    let signals = context::get(&CURRENT, "simul::signal::signal");
+    let state = signals.state(kind);
+    let seen = state.as_ref().map_or(0, |s| s.received.get());
+    Signal {
+        state: Some(state),
+        seen,
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT).
 ///
 /// ```no_run
 /// simul_runtime::run(async {
@@ -87,30 +173,26 @@ pub struct CtrlC {
 ///
 /// # Panics
 /// Outside a simul runtime.
-pub fn ctrl_c() -> CtrlC {
-    let core = context::current("simul::signal::ctrl_c");
-    let existing = core.signals.borrow().clone();
-    let state = match existing {
-        Some(state) => Ok(state),
-        None => SignalState::start(&core).inspect(|state| {
-            *core.signals.borrow_mut() = Some(Rc::clone(state));
-        }),
-    };
-    let seen = state.as_ref().map_or(0, |s| s.received.get());
-    CtrlC {
-        state: Some(state),
-        seen,
-    }
+pub fn ctrl_c() -> Signal {
+    signal(SignalKind::Interrupt)
 }
 
-impl Future for CtrlC {
+/// Waits for SIGTERM, the polite "please shut down" of service managers.
+///
+/// # Panics
+/// Outside a simul runtime.
+pub fn terminate() -> Signal {
+    signal(SignalKind::Terminate)
+}
+
+impl Future for Signal {
     type Output = io::Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let state = match self
             .state
             .as_ref()
-            .expect("`CtrlC` polled after completion")
+            .expect("a signal future polled after completion")
         {
             Ok(state) => Rc::clone(state),
             Err(_) => {
@@ -129,5 +211,13 @@ impl Future for CtrlC {
             waiters.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+impl std::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signal")
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
     }
 }

@@ -133,7 +133,8 @@ fn trace_records_every_kind_of_event() {
         k,
         TraceKind::Spawn {
             task: 1,
-            by: WakeSource::Task(0)
+            by: WakeSource::Task(0),
+            ..
         }
     )));
     // The grandchild (task 4) was spawned by the sender (task 2).
@@ -141,7 +142,8 @@ fn trace_records_every_kind_of_event() {
         k,
         TraceKind::Spawn {
             task: 4,
-            by: WakeSource::Task(2)
+            by: WakeSource::Task(2),
+            ..
         }
     )));
     assert!(has(&|k| matches!(k, TraceKind::PollStart { task: 0 })));

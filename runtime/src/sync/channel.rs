@@ -23,9 +23,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use super::semaphore::{Semaphore, TryAcquireError};
+use crate::coop;
 
 struct State<T> {
     /// Sent values not yet received, oldest first. Never longer than the
@@ -297,13 +298,16 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let spend = ready!(coop::poll_proceed(cx));
         let mut state = self.chan.lock();
         if let Some(value) = state.buffer.pop_front() {
             drop(state);
             self.chan.slots.add_permits(1); // a slot is free: the next sender may go
+            spend.done();
             return Poll::Ready(Some(value));
         }
         if state.senders == 0 || state.closed {
+            spend.done();
             return Poll::Ready(None);
         }
         // Registered under the lock `push` takes: a value sent after our

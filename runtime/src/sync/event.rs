@@ -14,9 +14,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use super::waiters::WaitList;
+use crate::coop;
 
 struct State {
     /// The flag `is_set` reports.
@@ -173,6 +174,7 @@ impl Future for Wait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let spend = ready!(coop::poll_proceed(cx));
         let event = self.event;
         let mut state = event.lock();
         match self.key {
@@ -190,6 +192,7 @@ impl Future for Wait<'_> {
             }
         }
         self.key = None;
+        spend.done();
         Poll::Ready(())
     }
 }

@@ -8,7 +8,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
+
+use crate::coop;
 
 struct State<T> {
     value: Option<T>,
@@ -115,11 +117,14 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let spend = ready!(coop::poll_proceed(cx));
         let mut state = self.inner.lock();
         if let Some(value) = state.value.take() {
+            spend.done();
             return Poll::Ready(Ok(value));
         }
         if state.sender_gone {
+            spend.done();
             return Poll::Ready(Err(RecvError(())));
         }
         match &mut state.receiver_waker {

@@ -20,9 +20,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use super::waiters::WaitList;
+use crate::coop;
 
 /// What a waiter is told when it is unlinked from the queue.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -269,6 +270,9 @@ impl<'a> Future for Acquire<'a> {
 
     // BOOK: semaphore-acquire
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Out of budget: come back later. A permit already handed to us
+        // stays in our node until then.
+        let spend = ready!(coop::poll_proceed(cx));
         let semaphore = self.semaphore;
         let mut state = semaphore.lock();
         let notice = match self.key {
@@ -292,6 +296,7 @@ impl<'a> Future for Acquire<'a> {
             }
         };
         self.key = None;
+        spend.done();
         Poll::Ready(match notice {
             Notice::Permit => Ok(SemaphorePermit { semaphore }),
             Notice::Closed => Err(AcquireError(())),

@@ -5,8 +5,6 @@
 //! Under the virtual clock a program that sleeps for hours finishes at once,
 //! and deterministically.
 
-mod clock;
-mod queue;
 mod sleep;
 
 use std::future::Future;
@@ -16,16 +14,42 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-pub(crate) use clock::Clock;
-pub(crate) use queue::TimerQueue;
 pub use sleep::Sleep;
 
-use crate::context;
+use crate::driver::Driver;
 
 /// The current time on the runtime's clock (the real `Instant::now()` outside
 /// a runtime).
 pub fn now() -> Instant {
-    context::with_current(|core| core.clock.now()).unwrap_or_else(Instant::now)
+    Driver::with_current(|driver| driver.now()).unwrap_or_else(Instant::now)
+}
+
+/// Moves the virtual clock forward by `duration` (saturating), as if that
+/// much time had passed: timers due by then fire at the loop's next look.
+/// For tests that need time to pass while the loop is busy (the virtual
+/// clock otherwise moves only when the loop is idle).
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = simul_runtime::Runtime::builder().virtual_clock(true).build().unwrap();
+/// rt.block_on(async {
+///     let start = simul_runtime::time::now();
+///     simul_runtime::time::advance(Duration::from_secs(60));
+///     assert_eq!(simul_runtime::time::now() - start, Duration::from_secs(60));
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a simul runtime, or on a runtime with the real clock (real time
+/// cannot be moved).
+pub fn advance(duration: Duration) {
+    let driver = Driver::current("simul::time::advance");
+    assert!(
+        driver.clock().is_virtual(),
+        "`simul::time::advance` needs a runtime built with `virtual_clock(true)`"
+    );
+    let to = sleep::add_saturating(driver.now(), duration);
+    driver.clock().advance_to(to);
 }
 
 /// Waits for `duration` (asyncio's `await asyncio.sleep(d)`).

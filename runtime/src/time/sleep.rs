@@ -6,9 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::queue::TimerKey;
-use crate::context;
-use crate::executor::Core;
+use crate::driver::{Driver, TimerKey};
 
 /// Completes once the runtime's clock reaches its deadline; made by
 /// [`sleep`](super::sleep) and [`sleep_until`](super::sleep_until).
@@ -22,7 +20,7 @@ pub struct Sleep {
     deadline: Deadline,
     timer: Option<TimerKey>,
     /// The loop whose timer queue holds `timer`; found at creation or first poll.
-    core: Option<Rc<Core>>,
+    driver: Option<Rc<Driver>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -37,21 +35,21 @@ impl Sleep {
         Sleep {
             deadline: Deadline::At(deadline),
             timer: None,
-            core: context::with_current(Rc::clone),
+            driver: Driver::with_current(Rc::clone),
         }
     }
 
     pub(crate) fn after(delay: Duration) -> Sleep {
-        match context::with_current(Rc::clone) {
-            Some(core) => Sleep {
-                deadline: Deadline::At(add_saturating(core.clock.now(), delay)),
+        match Driver::with_current(Rc::clone) {
+            Some(driver) => Sleep {
+                deadline: Deadline::At(add_saturating(driver.now(), delay)),
                 timer: None,
-                core: Some(core),
+                driver: Some(driver),
             },
             None => Sleep {
                 deadline: Deadline::After(delay),
                 timer: None,
-                core: None,
+                driver: None,
             },
         }
     }
@@ -77,8 +75,8 @@ impl Sleep {
     }
 
     fn cancel(&mut self) {
-        if let (Some(key), Some(core)) = (self.timer.take(), &self.core) {
-            let waker = core.timers.borrow_mut().cancel(key);
+        if let (Some(key), Some(driver)) = (self.timer.take(), &self.driver) {
+            let waker = driver.timers().borrow_mut().cancel(key);
             drop(waker); // outside the borrow: dropping a waker may run code
         }
     }
@@ -96,10 +94,10 @@ impl Future for Sleep {
     // BOOK: sleep-poll
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let core = this
-            .core
-            .get_or_insert_with(|| context::current("polling a simul::time::Sleep"));
-        let now = core.clock.now();
+        let driver = this
+            .driver
+            .get_or_insert_with(|| Driver::current("polling a simul::time::Sleep"));
+        let now = driver.now();
         let deadline = match this.deadline {
             Deadline::At(at) => at,
             Deadline::After(delay) => add_saturating(now, delay),
@@ -111,7 +109,7 @@ impl Future for Sleep {
             this.cancel();
             return Poll::Ready(());
         }
-        let mut timers = core.timers.borrow_mut();
+        let mut timers = driver.timers().borrow_mut();
         let replaced = match this.timer {
             Some(key) if timers.is_pending(key) => timers.update_waker(key, cx.waker()),
             _ => {

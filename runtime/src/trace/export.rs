@@ -83,6 +83,42 @@ fn task_name(task: u64) -> String {
     }
 }
 
+/// The names tasks were given (`task::Builder::name`), read off their
+/// spawn events, so that tracks and lines say "r/python", not "task 3".
+struct Names(HashMap<u64, String>);
+
+impl Names {
+    fn of(events: &[TraceEvent]) -> Names {
+        Names(
+            events
+                .iter()
+                .filter_map(|event| match &event.kind {
+                    TraceKind::Spawn {
+                        task,
+                        name: Some(name),
+                        ..
+                    } => Some((*task, name.clone())),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    fn task(&self, task: u64) -> String {
+        match self.0.get(&task) {
+            Some(name) => format!("{name} (task {task})"),
+            None => task_name(task),
+        }
+    }
+
+    fn source(&self, source: WakeSource) -> String {
+        match source {
+            WakeSource::Task(task) => self.task(task),
+            other => describe(other),
+        }
+    }
+}
+
 /// Who caused a wake or spawn, in words.
 pub fn describe(source: WakeSource) -> String {
     match source {
@@ -109,14 +145,15 @@ fn chrome_events(events: &[TraceEvent], pid: u64) -> Vec<Value> {
         json!({"name": "process_name", "ph": "M", "pid": 1, "args": {"name": format!("simul runtime {pid}")}}),
         json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": REACTOR_TRACK, "args": {"name": "reactor"}}),
     ];
+    let names = Names::of(events);
     let mut named = std::collections::BTreeSet::new();
     for event in events {
         let ts = event.at.as_secs_f64() * 1e6;
         let task_track = |task: u64| track(task);
         let entry = match &event.kind {
-            TraceKind::Spawn { task, by } => {
+            TraceKind::Spawn { task, by, .. } => {
                 json!({"name": "spawn", "ph": "i", "s": "t", "ts": ts, "pid": 1,
-                "tid": task_track(*task), "args": {"by": describe(*by)}})
+                "tid": task_track(*task), "args": {"by": names.source(*by)}})
             }
             TraceKind::PollStart { task } => {
                 json!({"name": "poll", "ph": "B", "ts": ts, "pid": 1, "tid": task_track(*task)})
@@ -127,7 +164,7 @@ fn chrome_events(events: &[TraceEvent], pid: u64) -> Vec<Value> {
             }
             TraceKind::Wake { task, by } => {
                 json!({"name": "wake", "ph": "i", "s": "t", "ts": ts, "pid": 1,
-                "tid": task_track(*task), "args": {"by": describe(*by)}})
+                "tid": task_track(*task), "args": {"by": names.source(*by)}})
             }
             TraceKind::Park { timeout } => {
                 json!({"name": "reactor wait", "ph": "B", "ts": ts, "pid": 1,
@@ -146,7 +183,7 @@ fn chrome_events(events: &[TraceEvent], pid: u64) -> Vec<Value> {
             if named.insert(task) {
                 out.push(
                     json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": task_track(task),
-                    "args": {"name": task_name(task)}}),
+                    "args": {"name": names.task(task)}}),
                 );
             }
         }
@@ -166,16 +203,17 @@ fn chrome_events(events: &[TraceEvent], pid: u64) -> Vec<Value> {
 ///      0.006 ms  reactor     wait (timeout 100.000 ms)
 /// ```
 pub fn text_timeline(events: &[TraceEvent]) -> String {
+    let names = Names::of(events);
     let mut out = String::new();
     for event in events {
         let ms = event.at.as_secs_f64() * 1e3;
         let (who, what) = match &event.kind {
-            TraceKind::Spawn { task, by } => {
-                (describe(*by), format!("spawned {}", task_name(*task)))
+            TraceKind::Spawn { task, by, .. } => {
+                (names.source(*by), format!("spawned {}", names.task(*task)))
             }
-            TraceKind::PollStart { task } => (task_name(*task), "poll".to_owned()),
+            TraceKind::PollStart { task } => (names.task(*task), "poll".to_owned()),
             TraceKind::PollEnd { task, ready } => (
-                task_name(*task),
+                names.task(*task),
                 if *ready {
                     "... finished"
                 } else {
@@ -184,7 +222,7 @@ pub fn text_timeline(events: &[TraceEvent]) -> String {
                 .to_owned(),
             ),
             TraceKind::Wake { task, by } => {
-                (task_name(*task), format!("woken by {}", describe(*by)))
+                (names.task(*task), format!("woken by {}", names.source(*by)))
             }
             TraceKind::Park { timeout: Some(t) } => (
                 "reactor".to_owned(),

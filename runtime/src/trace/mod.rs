@@ -1,5 +1,7 @@
-//! What the loop did, and how often: a trace of scheduling events and counters.
+//! Observing the loop: a trace of scheduling events, and counters.
 //!
+//! This is the runtime's one observation part ([`Observer`]): the scheduler
+//! and the driver both report into it, and nothing in it steers the loop.
 //! The trace is off by default and then costs one branch per event. When on,
 //! events are kept in memory, stamped by the runtime's clock, so under the
 //! virtual clock the same program gives the same trace twice. `export.rs`
@@ -9,11 +11,12 @@ mod export;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 pub use export::{chrome_json, describe, text_timeline, TraceOutput};
 
-use crate::time::Clock;
+use crate::driver::Clock;
 
 /// Who caused a wake (or a spawn).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,6 +44,8 @@ pub enum TraceKind {
         task: u64,
         /// Who spawned it.
         by: WakeSource,
+        /// Its name, if it was given one (`task::Builder::name`).
+        name: Option<String>,
     },
     /// A poll began.
     PollStart {
@@ -87,6 +92,35 @@ pub struct TraceEvent {
     pub kind: TraceKind,
 }
 
+/// What the loop reports about itself: the trace and the counters, stamped
+/// by the runtime's clock. Shared by the scheduler and the driver.
+pub(crate) struct Observer {
+    pub(crate) trace: Tracer,
+    pub(crate) counters: Counters,
+    clock: Rc<Clock>,
+}
+
+impl Observer {
+    pub(crate) fn new(trace: Tracer, clock: Rc<Clock>) -> Observer {
+        Observer {
+            trace,
+            counters: Counters::default(),
+            clock,
+        }
+    }
+
+    /// Records an event; `kind` is only evaluated when tracing is on.
+    #[inline(always)]
+    pub(crate) fn record(&self, kind: impl FnOnce() -> TraceKind) {
+        self.trace.record(&self.clock, kind);
+    }
+
+    /// Whether a trace is being recorded (so names are worth keeping).
+    pub(crate) fn tracing(&self) -> bool {
+        self.trace.is_on()
+    }
+}
+
 /// The trace log, present only when tracing is on, and where it goes.
 pub(crate) struct Tracer {
     log: Option<RefCell<Vec<TraceEvent>>>,
@@ -120,6 +154,10 @@ impl Tracer {
         }
     }
 
+    pub(crate) fn is_on(&self) -> bool {
+        self.log.is_some()
+    }
+
     pub(crate) fn take(&self) -> Vec<TraceEvent> {
         self.log
             .as_ref()
@@ -145,6 +183,14 @@ pub(crate) struct Counters {
     pub(crate) io_events: Cell<u64>,
     pub(crate) timers_fired: Cell<u64>,
     pub(crate) asleep: Cell<Duration>,
+    pub(crate) budget_exhausted: Cell<u64>,
+    pub(crate) slow_polls: Cell<u64>,
+}
+
+/// Adds `n` to a counter.
+#[inline(always)]
+pub(crate) fn bump(counter: &Cell<u64>, n: u64) {
+    counter.set(counter.get() + n);
 }
 
 /// A snapshot of the loop's counters and gauges; see [`Runtime::stats`](crate::Runtime::stats).
@@ -167,6 +213,12 @@ pub struct Stats {
     pub timers_fired: u64,
     /// Real time spent asleep in the OS waiting for events.
     pub time_asleep: Duration,
+    /// Operations that found their task's cooperative budget used up, and
+    /// so made it give the loop back (see [`task::unconstrained`](crate::task::unconstrained)).
+    pub budget_exhausted: u64,
+    /// Polls that took longer than the slow-poll threshold
+    /// ([`Builder::slow_poll_threshold`](crate::Builder::slow_poll_threshold)).
+    pub slow_polls: u64,
     /// Tasks alive now (running, or finished with an output not yet taken).
     pub live_tasks: usize,
     /// IO sources registered with the reactor now.
@@ -186,6 +238,8 @@ impl Counters {
             io_events: self.io_events.get(),
             timers_fired: self.timers_fired.get(),
             time_asleep: self.asleep.get(),
+            budget_exhausted: self.budget_exhausted.get(),
+            slow_polls: self.slow_polls.get(),
             ..Stats::default()
         }
     }
@@ -201,6 +255,8 @@ impl fmt::Display for Stats {
         writeln!(f, "reactor turns      {}", self.reactor_turns)?;
         writeln!(f, "io events          {}", self.io_events)?;
         writeln!(f, "timers fired       {}", self.timers_fired)?;
+        writeln!(f, "budget exhausted   {}", self.budget_exhausted)?;
+        writeln!(f, "slow polls         {}", self.slow_polls)?;
         write!(
             f,
             "time asleep        {:.3} s",

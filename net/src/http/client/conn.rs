@@ -45,7 +45,12 @@ impl Connection {
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` means the server closed.
+    ///
+    /// An expired total deadline never starts another read: a server that
+    /// always has data ready would otherwise let every read succeed at once,
+    /// and the deadline would be noticed only when one had to wait.
     pub(super) async fn read_more(&mut self, deadlines: &Deadlines) -> Result<usize, Error> {
+        deadlines.check_total()?;
         let spare = self.buf.spare(16 * 1024);
         let n = deadlines.bound(self.stream.read(spare)).await?;
         self.buf.commit(n);
@@ -88,6 +93,16 @@ pub(super) struct Deadlines {
 }
 
 impl Deadlines {
+    /// Fails at once if the deadline of the whole exchange has passed.
+    pub(super) fn check_total(&self) -> Result<(), Error> {
+        match self.total {
+            Some(at) if time::now() >= at => Err(Error::Timeout {
+                phase: TimeoutPhase::Total,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Awaits one socket operation within the deadlines.
     pub(super) async fn bound<T>(
         &self,

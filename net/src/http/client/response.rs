@@ -123,7 +123,9 @@ impl Response {
         let limit = self.body_limit;
         let mut body = match self.head.framing.body {
             BodyLength::Exact(n) if n > limit => return Err(Error::BodyTooLarge { limit }),
-            BodyLength::Exact(n) => Vec::with_capacity(n as usize),
+            // The declared length is the server's word, not yet its bytes:
+            // reserve at most a mebibyte up front, and grow as they come.
+            BodyLength::Exact(n) => Vec::with_capacity(n.min(1 << 20) as usize),
             _ => Vec::new(),
         };
         while let Some(piece) = self.chunk().await? {

@@ -20,6 +20,7 @@ use simul_runtime::{spawn, JoinHandle};
 
 pub use message::{Request, Response};
 
+use crate::accept::{Accepted, Acceptor};
 use crate::http::{Headers, Version};
 use crate::{TcpListener, TcpStream};
 
@@ -115,21 +116,29 @@ impl Server {
         let handler = Rc::new(handler);
         let config = Rc::new(self.config);
         let mut connections = Connections(Vec::new());
+        // Out of descriptors, the acceptor waits for one of our connections
+        // to close instead of spinning (`accept.rs`).
+        let mut acceptor = Acceptor::new(self.listener);
         loop {
-            let (conn, peer) = match self.listener.accept().await {
-                Ok(accepted) => accepted,
-                // Out of fds, or a connection reset before we took it: the
-                // server itself is fine, keep accepting.
-                Err(_) => continue,
-            };
-            let _ = conn.set_nodelay(true);
-            connections.0.retain(|task| !task.is_finished());
-            connections.0.push(spawn(serve_connection(
-                conn,
+            let Accepted {
+                stream,
                 peer,
-                Rc::clone(&handler),
-                Rc::clone(&config),
-            )));
+                guard,
+            } = match acceptor.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    eprintln!("simul server on {}: cannot accept any more: {e}", self.addr);
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            connections.0.retain(|task| !task.is_finished());
+            let connection =
+                serve_connection(stream, peer, Rc::clone(&handler), Rc::clone(&config));
+            connections.0.push(spawn(async move {
+                connection.await;
+                drop(guard); // the descriptor is free: tell the acceptor
+            }));
         }
     }
 }

@@ -25,8 +25,7 @@ use mio::event::Source;
 use mio::{Events, Interest, Token};
 use slab::Slab;
 
-use crate::precise_timer::{PreciseTimer, PRECISE_TOKEN};
-use crate::waker::replace_waker;
+use super::precise_timer::{PreciseTimer, PRECISE_TOKEN};
 
 /// The token of the `mio::Waker` that other threads use to interrupt a poll.
 pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
@@ -207,7 +206,12 @@ impl Reactor {
         if half.is_ready() {
             return Poll::Ready(());
         }
-        let replaced = replace_waker(&mut half.waiter, cx.waker());
+        // The old waker, if another task's, is dropped after the borrow ends:
+        // dropping a foreign waker may run code that calls back into the loop.
+        let replaced = match &half.waiter {
+            Some(stored) if stored.will_wake(cx.waker()) => None,
+            _ => half.waiter.replace(cx.waker().clone()),
+        };
         drop(sources);
         drop(replaced);
         Poll::Pending

@@ -7,9 +7,9 @@ use std::pin::Pin;
 use std::rc::Weak;
 use std::task::{Context, Poll};
 
-use crate::executor::Core;
-use crate::task::JoinError;
-use crate::waker::TaskKey;
+use super::JoinError;
+use crate::coop;
+use crate::scheduler::{Scheduler, TaskKey};
 
 /// Awaits a spawned task's output; returned by [`spawn`](crate::spawn) and
 /// [`spawn_blocking`](crate::spawn_blocking).
@@ -26,7 +26,7 @@ use crate::waker::TaskKey;
 /// assert_eq!(answer, 42);
 /// ```
 pub struct JoinHandle<T> {
-    core: Weak<Core>,
+    scheduler: Weak<Scheduler>,
     key: TaskKey,
     /// Set once the output was handed out: polling again is a bug.
     taken: bool,
@@ -35,9 +35,9 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(core: Weak<Core>, key: TaskKey) -> JoinHandle<T> {
+    pub(crate) fn new(scheduler: Weak<Scheduler>, key: TaskKey) -> JoinHandle<T> {
         JoinHandle {
-            core,
+            scheduler,
             key,
             taken: false,
             _output: PhantomData,
@@ -49,17 +49,17 @@ impl<T> JoinHandle<T> {
     /// [`JoinError`] whose `is_cancelled()` is true. Aborting a finished task
     /// does nothing.
     pub fn abort(&self) {
-        if let Some(core) = self.core.upgrade() {
-            core.abort(self.key);
+        if let Some(scheduler) = self.scheduler.upgrade() {
+            scheduler.abort(self.key);
         }
     }
 
     /// True once the task has finished (completed, panicked or been aborted),
     /// so that awaiting the handle would not wait.
     pub fn is_finished(&self) -> bool {
-        self.core
+        self.scheduler
             .upgrade()
-            .is_none_or(|core| core.is_finished(self.key))
+            .is_none_or(|scheduler| scheduler.is_finished(self.key))
     }
 }
 
@@ -68,15 +68,17 @@ impl<T: 'static> Future for JoinHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         assert!(!self.taken, "`JoinHandle` polled after it completed");
-        let Some(core) = self.core.upgrade() else {
+        let Some(scheduler) = self.scheduler.upgrade() else {
             // The runtime is gone, and with it the task.
             self.taken = true;
             return Poll::Ready(Err(JoinError::cancelled()));
         };
+        let spend = std::task::ready!(coop::poll_proceed(cx));
         let mut output: Option<Result<T, JoinError>> = None;
-        match core.poll_join(self.key, cx, &mut output) {
+        match scheduler.poll_join(self.key, cx, &mut output) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
+                spend.done();
                 self.taken = true;
                 // No output means the task was dropped by a runtime shutdown.
                 Poll::Ready(output.unwrap_or_else(|| Err(JoinError::cancelled())))
@@ -88,8 +90,8 @@ impl<T: 'static> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         if !self.taken {
-            if let Some(core) = self.core.upgrade() {
-                core.detach(self.key);
+            if let Some(scheduler) = self.scheduler.upgrade() {
+                scheduler.detach(self.key);
             }
         }
     }
