@@ -16,6 +16,8 @@ pub struct Row {
     /// Without the URL, which the HTTP workloads get last.
     pub args: Vec<String>,
     pub metrics: &'static [Metric],
+    /// Only the Rust runtimes implement it (`py/bench.py` does not).
+    pub rust_only: bool,
 }
 
 /// A number from the result line, and which way is better.
@@ -37,6 +39,12 @@ const SECONDS: &[Metric] = &[lower("s", "seconds")];
 const TIMERS: &[Metric] = &[
     lower("wall s", "seconds"),
     lower("mean lateness µs", "mean_late_us"),
+    lower("max lateness µs", "max_late_us"),
+];
+const FAIRNESS: &[Metric] = &[
+    lower("busy echo p50 µs", "echo_p50_us"),
+    lower("busy echo p99 µs", "echo_p99_us"),
+    lower("hot-socket max lateness µs", "hot_max_late_us"),
 ];
 const ECHO: &[Metric] = &[Metric {
     label: "msg/s",
@@ -69,7 +77,13 @@ impl Row {
             workload,
             args: args.iter().map(usize::to_string).collect(),
             metrics,
+            rust_only: false,
         }
+    }
+
+    fn rust_only(mut self) -> Row {
+        self.rust_only = true;
+        self
     }
 
     fn is_http(&self) -> bool {
@@ -104,6 +118,13 @@ fn rows(quick: bool) -> Vec<Row> {
         Row::new("http-c64", "http", &[q(20_000, 2000), 64], HTTP),
         Row::new("c10k", "c10k", &[q(10_000, 1000)], C10K),
         Row::new("memory", "memory", &[q(1_000_000, 100_000)], MEMORY),
+        Row::new(
+            "fairness",
+            "fairness",
+            &[q(20_000, 5_000), 3000, 100],
+            FAIRNESS,
+        )
+        .rust_only(),
     ]
 }
 
@@ -118,6 +139,7 @@ fn tiny_rows() -> Vec<Row> {
         Row::new("http-c4", "http", &[100, 4], HTTP),
         Row::new("c10k", "c10k", &[50], C10K),
         Row::new("memory", "memory", &[1000], MEMORY),
+        Row::new("fairness", "fairness", &[200, 30, 5], FAIRNESS),
     ]
 }
 
@@ -223,6 +245,9 @@ pub fn all(args: &[String]) -> Result<(), String> {
     for round in 0..options.rounds {
         for (r, row) in rows.iter().enumerate() {
             for (k, runtime) in runtimes.iter().enumerate() {
+                if row.rust_only && PY_RUNTIMES.contains(&runtime.as_str()) {
+                    continue; // left empty in the table
+                }
                 let command = launcher
                     .command(runtime, row.workload, &row.args_with(&nginx.url))
                     .expect("runtime filtered above");

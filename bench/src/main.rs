@@ -13,6 +13,7 @@
 mod common;
 mod data;
 mod driver;
+mod fairness;
 mod hyper_client;
 mod hyper_io;
 mod nginx;
@@ -30,7 +31,7 @@ use rt_tokio::Tokio;
 const USAGE: &str = "usage:
   workload WORKLOAD simul|tokio|smol ARGS...
       spawn N | yield T Y | pingpong M | timers N MAX_MS | echo C K
-      http R C URL | c10k N URL | memory N
+      http R C URL | c10k N URL | memory N | fairness N K S
   workload all [--rounds N] [--quick] [--runtimes a,b,..] [--workloads x,y,..] [--out FILE]
   workload tiny
   workload with-nginx CMD ARGS...";

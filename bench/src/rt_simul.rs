@@ -13,6 +13,7 @@ use simul::time::{now, sleep_until};
 use crate::common::{
     lateness_ns, rss_bytes, share, yield_now, MemoryProbe, Meter, Tally, Target, Timed, ECHO_MSG,
 };
+use crate::fairness::{HotCap, Prober, SelfWaking, HOT_SLEEP};
 use crate::workloads::Workloads;
 
 pub struct Simul;
@@ -182,6 +183,56 @@ impl Workloads for Simul {
                 .collect();
             let total = join_tallies(tasks).await;
             meter.stop(total)
+        })
+    }
+
+    fn busy_echo(tasks: usize, wakes: usize, prober: &Prober) -> Timed<usize> {
+        runtime().block_on(async move {
+            let listener = TcpListener::bind(([127, 0, 0, 1], 0).into()).expect("bind");
+            let addr = listener.local_addr().expect("local_addr");
+            let meter = Meter::start();
+            let _server = simul::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    drop(simul::spawn(echo_back(stream)));
+                }
+            });
+            let busy: Vec<_> = (0..tasks)
+                .map(|_| simul::spawn(SelfWaking::new(wakes)))
+                .collect();
+            prober.start(addr);
+            let mut finished = 0;
+            for task in busy {
+                finished += usize::from(task.await.is_ok());
+            }
+            meter.stop(finished)
+        })
+    }
+
+    fn hot_socket(hot: std::net::TcpStream, samples: usize) -> Timed<Vec<i64>> {
+        runtime().block_on(async move {
+            let stop = Rc::new(Cell::new(false));
+            let meter = Meter::start();
+            let reading = Rc::clone(&stop);
+            let reader = simul::spawn(async move {
+                let stream = TcpStream::from_std(hot).expect("register");
+                let mut buf = [0u8; 1024];
+                let mut cap = HotCap::new();
+                while !reading.get() && cap.more() {
+                    if stream.read(&mut buf).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut lateness = Vec::with_capacity(samples);
+            for _ in 0..samples {
+                let deadline = now() + HOT_SLEEP;
+                sleep_until(deadline).await;
+                lateness.push(lateness_ns(now(), deadline));
+            }
+            stop.set(true);
+            let _ = reader.await;
+            meter.stop(lateness)
         })
     }
 

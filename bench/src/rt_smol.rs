@@ -15,6 +15,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use crate::common::{
     lateness_ns, rss_bytes, share, yield_now, MemoryProbe, Meter, Tally, Target, Timed, ECHO_MSG,
 };
+use crate::fairness::{HotCap, Prober, SelfWaking, HOT_SLEEP};
 use crate::hyper_client::session;
 use crate::hyper_io::FuturesIo;
 use crate::workloads::Workloads;
@@ -160,6 +161,58 @@ impl Workloads for Smol {
                 .map(|_| ex.spawn(connection(Rc::clone(&ex), target.clone(), 1, true)))
                 .collect();
             meter.stop(join_tallies(tasks).await)
+        })
+    }
+
+    fn busy_echo(tasks: usize, wakes: usize, prober: &Prober) -> Timed<usize> {
+        block_on(|ex| async move {
+            let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).expect("bind");
+            let addr = listener.get_ref().local_addr().expect("local_addr");
+            let meter = Meter::start();
+            let server_ex = Rc::clone(&ex);
+            let _server = ex.spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.get_ref().set_nodelay(true);
+                    server_ex.spawn(echo_back(stream)).detach();
+                }
+            });
+            let busy: Vec<_> = (0..tasks)
+                .map(|_| ex.spawn(SelfWaking::new(wakes)))
+                .collect();
+            prober.start(addr);
+            let mut finished = 0;
+            for task in busy {
+                task.await;
+                finished += 1;
+            }
+            meter.stop(finished)
+        })
+    }
+
+    fn hot_socket(hot: TcpStream, samples: usize) -> Timed<Vec<i64>> {
+        block_on(|ex| async move {
+            let stop = Rc::new(Cell::new(false));
+            let meter = Meter::start();
+            let reading = Rc::clone(&stop);
+            let reader = ex.spawn(async move {
+                let mut stream = Async::new(hot).expect("register");
+                let mut buf = [0u8; 1024];
+                let mut cap = HotCap::new();
+                while !reading.get() && cap.more() {
+                    if stream.read(&mut buf).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut lateness = Vec::with_capacity(samples);
+            for _ in 0..samples {
+                let deadline = Instant::now() + HOT_SLEEP;
+                Timer::at(deadline).await;
+                lateness.push(lateness_ns(Instant::now(), deadline));
+            }
+            stop.set(true);
+            reader.await;
+            meter.stop(lateness)
         })
     }
 

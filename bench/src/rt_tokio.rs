@@ -14,6 +14,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::common::{
     lateness_ns, rss_bytes, share, yield_now, MemoryProbe, Meter, Tally, Target, Timed, ECHO_MSG,
 };
+use crate::fairness::{HotCap, Prober, SelfWaking, HOT_SLEEP};
 use crate::hyper_client::session;
 use crate::workloads::Workloads;
 
@@ -151,6 +152,56 @@ impl Workloads for Tokio {
                 .map(|_| tokio::spawn(connection(target.clone(), 1, true)))
                 .collect();
             meter.stop(join_tallies(tasks).await)
+        })
+    }
+
+    fn busy_echo(tasks: usize, wakes: usize, prober: &Prober) -> Timed<usize> {
+        runtime().block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("local_addr");
+            let meter = Meter::start();
+            let _server = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(echo_back(stream));
+                }
+            });
+            let busy: Vec<_> = (0..tasks)
+                .map(|_| tokio::spawn(SelfWaking::new(wakes)))
+                .collect();
+            prober.start(addr);
+            let mut finished = 0;
+            for task in busy {
+                finished += usize::from(task.await.is_ok());
+            }
+            meter.stop(finished)
+        })
+    }
+
+    fn hot_socket(hot: std::net::TcpStream, samples: usize) -> Timed<Vec<i64>> {
+        runtime().block_on(async move {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let meter = Meter::start();
+            let reading = Arc::clone(&stop);
+            let reader = tokio::spawn(async move {
+                let mut stream = TcpStream::from_std(hot).expect("register");
+                let mut buf = [0u8; 1024];
+                let mut cap = HotCap::new();
+                while !reading.load(Ordering::Relaxed) && cap.more() {
+                    if stream.read(&mut buf).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut lateness = Vec::with_capacity(samples);
+            for _ in 0..samples {
+                let deadline = Instant::now() + HOT_SLEEP;
+                sleep_until(deadline).await;
+                lateness.push(lateness_ns(Instant::now().into_std(), deadline.into_std()));
+            }
+            stop.store(true, Ordering::Relaxed);
+            let _ = reader.await;
+            meter.stop(lateness)
         })
     }
 

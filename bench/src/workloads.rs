@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::common::{
     raise_nofile_limit, timer_durations_ms, MemoryProbe, Tally, Target, Timed, BODY_LEN,
 };
+use crate::fairness::{self, Prober};
 
 /// The timed part of each workload, for one runtime.
 pub trait Workloads {
@@ -27,6 +28,15 @@ pub trait Workloads {
     fn http(r: usize, c: usize, target: &Target) -> Timed<Tally>;
     /// `n` one-request connections, all at once.
     fn c10k(n: usize, target: &Target) -> Timed<Tally>;
+    /// The busy-queue half of `fairness`: serves echo on a loopback listener,
+    /// starts `prober` against it, and runs `tasks` tasks that each wake
+    /// themselves `wakes` times; returns how many of them finished.
+    fn busy_echo(tasks: usize, wakes: usize, prober: &Prober) -> Timed<usize>;
+    /// The hot-socket half of `fairness`: one task reads `hot` (which a
+    /// thread keeps full) 1 KiB at a time, until told to stop or
+    /// `fairness::HOT_CAP`; another sleeps `fairness::HOT_SLEEP` `samples`
+    /// times. Returns each sleep's lateness, in signed nanoseconds.
+    fn hot_socket(hot: std::net::TcpStream, samples: usize) -> Timed<Vec<i64>>;
     /// Spawns `n` never-ending tasks and waits until each was polled once,
     /// then calls `exit` inside the runtime: it prints the line and ends the
     /// process there, so the tasks are never torn down.
@@ -119,6 +129,12 @@ pub fn run<R: Workloads>(
             let target = Target::parse(&arg::<String>(args, 1, "URL")?)?;
             c10k::<R>(runtime, arg(args, 0, "N")?, &target)
         }
+        "fairness" => fairness::<R>(
+            runtime,
+            arg(args, 0, "N")?,
+            arg(args, 1, "K")?,
+            arg(args, 2, "S")?,
+        ),
         "memory" => {
             let n: usize = arg(args, 0, "N")?;
             R::memory(n, &|timed| memory_exit(runtime, n, timed));
@@ -204,6 +220,39 @@ fn echo<R: Workloads>(runtime: &'static str, c: usize, k: usize) -> ! {
     line.extra("msgs_per_s", format!("{msgs:.0}"));
     line.check(timed.value == c, || {
         format!("{} of {c} clients ended intact", timed.value)
+    });
+    line.finish()
+}
+
+fn fairness<R: Workloads>(runtime: &'static str, n: usize, k: usize, samples: usize) -> ! {
+    let prober = Prober::new();
+    let timed = R::busy_echo(n, k, &prober);
+    let mut rtts = prober.finish();
+    let (hot, writer) = fairness::hot_socket();
+    let hot = R::hot_socket(hot, samples);
+    let _ = writer.join();
+    let mut line = Line::new("fairness", runtime, &timed);
+    let us = |d: std::time::Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
+    line.extra("echo_p50_us", us(fairness::percentile(&mut rtts, 50.0)));
+    line.extra("echo_p99_us", us(fairness::percentile(&mut rtts, 99.0)));
+    line.extra("echo_samples", rtts.len());
+    let late = &hot.value;
+    let max_late = late.iter().copied().max().unwrap_or(0).max(0) as f64 / 1e3;
+    let mut sorted: Vec<std::time::Duration> = late
+        .iter()
+        .map(|&ns| std::time::Duration::from_nanos(ns.max(0) as u64))
+        .collect();
+    line.extra("hot_max_late_us", format!("{max_late:.1}"));
+    line.extra(
+        "hot_p50_late_us",
+        us(fairness::percentile(&mut sorted, 50.0)),
+    );
+    line.check(timed.value == n, || {
+        format!("{} of {n} busy tasks finished", timed.value)
+    });
+    line.check(!rtts.is_empty(), || "no echo round trip completed".into());
+    line.check(late.len() == samples, || {
+        format!("{} of {samples} hot-socket sleeps ended", late.len())
     });
     line.finish()
 }

@@ -18,6 +18,7 @@ use std::thread::LocalKey;
 pub(crate) type Slot<T> = RefCell<Option<Rc<T>>>;
 
 /// Runs `f` with the part in `slot`, or returns `None` outside a runtime.
+#[inline]
 pub(crate) fn with<T: 'static, R>(
     slot: &'static LocalKey<Slot<T>>,
     f: impl FnOnce(&Rc<T>) -> R,

@@ -58,9 +58,20 @@ impl Drop for Restore {
 }
 
 /// Runs one poll of a task with a fresh budget.
+///
+/// Nothing polls between two task polls, so what a poll leaves behind is
+/// simply overwritten by the next; [`reset`] clears it when the loop stops,
+/// so that a future polled on this thread afterwards (by another executor)
+/// finds no budget at all.
+#[inline]
 pub(crate) fn with_budget<R>(poll: impl FnOnce() -> R) -> R {
-    let _restore = Restore(BUDGET.with(|budget| budget.replace(Some(PER_POLL))));
+    BUDGET.with(|budget| budget.set(Some(PER_POLL)));
     poll()
+}
+
+/// No budget: this thread is leaving the loop (`block_on` returns or panics).
+pub(crate) fn reset() {
+    BUDGET.with(|budget| budget.set(None));
 }
 
 /// Units left in this poll (`None`: unconstrained); for tests and the BOOK.
@@ -75,6 +86,7 @@ pub fn remaining() -> Option<u8> {
 /// nothing. `Pending` means this poll's budget is gone: the task is woken
 /// after the loop's next look at IO and timers.
 // BOOK: budget
+#[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<Spend> {
     if BUDGET.with(Cell::get) != Some(0) {
         return Poll::Ready(Spend(()));
@@ -92,6 +104,7 @@ pub(crate) struct Spend(());
 
 impl Spend {
     /// The operation completed without waiting: it costs one unit.
+    #[inline]
     pub(crate) fn done(self) {
         BUDGET.with(|budget| {
             if let Some(units) = budget.get() {

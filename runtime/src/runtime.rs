@@ -233,6 +233,7 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         // Take the parts out first and drop them after: dropping one may run
         // destructors that look up the current runtime again.
+        crate::coop::reset();
         let parts = (
             context::replace(Signals::slot(), None),
             context::replace(BlockingPool::slot(), None),
@@ -293,6 +294,7 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// # Panics
 /// Outside a simul runtime.
 #[track_caller]
+#[inline]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,

@@ -112,6 +112,7 @@ impl Loop<'_> {
     }
 
     /// Polls one task, or the `block_on` future, under a fresh budget.
+    #[inline]
     fn poll<F: Future>(
         &self,
         key: TaskKey,
@@ -128,6 +129,7 @@ impl Loop<'_> {
 
     /// Counts a poll; every `CHECK_INTERVAL` polls, looks at the driver.
     /// True when it just did.
+    #[inline]
     fn count_poll(&mut self) -> bool {
         self.polls_since_check += 1;
         if self.polls_since_check < CHECK_INTERVAL {

@@ -156,6 +156,7 @@ impl Scheduler {
     }
 
     /// Runs `f` with the current loop's scheduler, if there is one.
+    #[inline]
     pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Scheduler>) -> R) -> Option<R> {
         context::with(&CURRENT, f)
     }
@@ -215,6 +216,7 @@ impl Scheduler {
     /// (IO, a timer, another thread) goes to `prompt`; a task, a `yield_now`
     /// or the runtime goes to the back of `ready`.
     // BOOK: schedule
+    #[inline]
     pub(crate) fn schedule(&self, key: TaskKey) {
         let by = self.running.get();
         let counters = &self.observer.counters;
@@ -302,19 +304,23 @@ impl Scheduler {
     }
 
     /// Tasks in `ready` now.
+    #[inline]
     pub(crate) fn ready_len(&self) -> usize {
         self.queues.borrow().ready.len()
     }
 
     /// Tasks in `prompt` now.
+    #[inline]
     pub(crate) fn prompt_len(&self) -> usize {
         self.queues.borrow().prompt.len()
     }
 
+    #[inline]
     pub(crate) fn pop_ready(&self) -> Option<TaskKey> {
         self.queues.borrow_mut().ready.pop_front()
     }
 
+    #[inline]
     pub(crate) fn pop_prompt(&self) -> Option<TaskKey> {
         self.queues.borrow_mut().prompt.pop_front()
     }
