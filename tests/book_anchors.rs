@@ -12,8 +12,9 @@
 //!   in `time/queue`);
 //! - an excerpt, a ```` ```text ```` block whose first line is a path comment
 //!   such as `// runtime/src/tick.rs`, must be made of lines of that file, in
-//!   the file's order (whitespace at either end ignored; lines `// ...` mark
-//!   elisions and are skipped).
+//!   the file's order, indented as in the file once the indentation common to
+//!   the quoted lines is removed (lines `// ...` mark elisions; they and blank
+//!   lines may stand anywhere).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -199,10 +200,16 @@ fn every_test_the_book_names_exists() {
     );
 }
 
-#[test]
-fn every_excerpt_matches_the_file_it_names() {
-    let book = book();
-    let mut checked = 0;
+/// An excerpt of the book: the file it names, and its lines after that first one.
+struct Excerpt<'a> {
+    path: &'a str,
+    lines: Vec<&'a str>,
+}
+
+/// The excerpts of `book`: ```` ```text ```` blocks whose first line is a path comment such as
+/// `// runtime/src/tick.rs`. Other text blocks are pseudocode, and are not checked.
+fn excerpts(book: &str) -> Vec<Excerpt<'_>> {
+    let mut found = Vec::new();
     let mut blocks = book.split("```text\n");
     blocks.next(); // the text before the first block
     for block in blocks {
@@ -215,28 +222,160 @@ fn every_excerpt_matches_the_file_it_names() {
         else {
             continue; // pseudocode, not an excerpt
         };
-        let file = fs::read_to_string(root().join(path))
-            .unwrap_or_else(|e| panic!("BOOK.md quotes {path}, which cannot be read: {e}"));
-        let file_lines: Vec<&str> = file.lines().map(str::trim).collect();
-        let mut from = 0;
-        for line in lines.map(str::trim) {
-            if line.is_empty() || line == "// ..." {
-                continue;
-            }
-            match file_lines[from..].iter().position(|l| *l == line) {
+        found.push(Excerpt {
+            path,
+            lines: lines.collect(),
+        });
+    }
+    found
+}
+
+/// The number of spaces a line starts with.
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// Whether an excerpt line is quoted from the file (not blank, not an elision `// ...`).
+fn is_quoted(line: &str) -> bool {
+    let line = line.trim();
+    !line.is_empty() && line != "// ..."
+}
+
+/// Checks that `excerpt` is made of lines of `file`, in the file's order, and looks like them:
+/// once the indentation common to the excerpt's lines is removed, and the indentation common to
+/// the file lines they quote, each line must be the same, spaces included. Blank lines and
+/// elisions (`// ...`) may stand anywhere. On a mismatch, the error says which line is wrong and
+/// shows the excerpt as it should be.
+fn check_excerpt(excerpt: &[&str], file: &str) -> Result<(), String> {
+    let quoted: Vec<&str> = excerpt.iter().copied().filter(|l| is_quoted(l)).collect();
+    let Some(first) = quoted.first() else {
+        return Ok(());
+    };
+    let common = quoted.iter().map(|l| indentation(l)).min().unwrap_or(0);
+    let file_lines: Vec<&str> = file.lines().map(str::trim_end).collect();
+    // Each place the first line occurs fixes a base indentation: try them in order.
+    let mut first_failure = None;
+    for (start, candidate) in file_lines.iter().enumerate() {
+        if candidate.trim() != first.trim() || indentation(candidate) + common < indentation(first)
+        {
+            continue;
+        }
+        let base = indentation(candidate) + common - indentation(first);
+        let mut from = start;
+        let mut failed = None;
+        for line in &quoted {
+            let wanted = format!("{}{}", " ".repeat(base), &line.trim_end()[common..]);
+            match file_lines[from..].iter().position(|l| *l == wanted) {
                 Some(offset) => from += offset + 1,
-                None => panic!(
-                    "BOOK.md's excerpt of {path} has a line that is not in the file \
-                     (or not in this order): {line:?}"
-                ),
+                None => {
+                    failed = Some(*line);
+                    break;
+                }
             }
         }
-        checked += 1;
+        match failed {
+            None => return Ok(()),
+            Some(line) => {
+                first_failure.get_or_insert(line);
+            }
+        }
     }
+    // No placement fits. Say why: a line that is not in the file at all (in this order), or
+    // one whose indentation differs; in the second case, show the excerpt as it should be.
+    let mut from = 0;
+    let mut matched = Vec::new();
+    for line in &quoted {
+        match file_lines[from..]
+            .iter()
+            .position(|l| l.trim() == line.trim())
+        {
+            Some(offset) => {
+                matched.push(file_lines[from + offset]);
+                from += offset + 1;
+            }
+            None => {
+                return Err(format!(
+                    "a line that is not in the file (or not in this order): {:?}",
+                    line.trim()
+                ))
+            }
+        }
+    }
+    let file_common = matched.iter().map(|l| indentation(l)).min().unwrap_or(0);
+    let mut expected = Vec::new();
+    let mut next = matched.iter();
+    let mut last_indent = 0;
+    for line in excerpt {
+        if is_quoted(line) {
+            let quoted_line = next.next().copied().unwrap_or_default();
+            last_indent = indentation(quoted_line) - file_common;
+            expected.push(quoted_line[file_common..].to_string());
+        } else if line.trim().is_empty() {
+            expected.push(String::new());
+        } else {
+            expected.push(format!("{}// ...", " ".repeat(last_indent)));
+        }
+    }
+    Err(format!(
+        "its indentation differs from the file's, first at {:?}; with the file's indentation \
+         (less what its lines have in common) the excerpt reads:\n{}",
+        first_failure.unwrap_or(first).trim(),
+        expected.join("\n")
+    ))
+}
+
+#[test]
+fn every_excerpt_matches_the_file_it_names() {
+    let book = book();
+    let found = excerpts(&book);
     assert!(
-        checked > 0,
+        !found.is_empty(),
         "BOOK.md has no excerpt: is the first line still `// path/to/file.rs`?"
     );
+    let mut failures = Vec::new();
+    for excerpt in &found {
+        let file = fs::read_to_string(root().join(excerpt.path)).unwrap_or_else(|e| {
+            panic!("BOOK.md quotes {}, which cannot be read: {e}", excerpt.path)
+        });
+        if let Err(why) = check_excerpt(&excerpt.lines, &file) {
+            failures.push(format!("BOOK.md's excerpt of {}: {why}", excerpt.path));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The excerpt check on small inputs: indentation counts, but only relative to the excerpt.
+#[test]
+fn excerpt_check_compares_indentation_after_removing_only_the_common_part() {
+    let file = "fn f() {\n    if x {\n        y();\n    }\n    z();\n}\n";
+    // The file's own indentation, less the 4 spaces its quoted lines share.
+    assert_eq!(check_excerpt(&["if x {", "    y();", "}"], file), Ok(()));
+    // The same, shifted right as a whole (inside a list item, say): still the same excerpt.
+    assert_eq!(
+        check_excerpt(&["  if x {", "      y();", "  }"], file),
+        Ok(())
+    );
+    // Elisions and blank lines may stand anywhere.
+    assert_eq!(
+        check_excerpt(&["fn f() {", "    // ...", "", "    z();", "}"], file),
+        Ok(())
+    );
+    // Flush left: every line is in the file, but the excerpt does not look like it.
+    let flush = check_excerpt(&["if x {", "y();", "}"], file).unwrap_err();
+    assert!(flush.contains("indentation differs"), "{flush}");
+    assert!(
+        flush.contains("if x {\n    y();\n}"),
+        "the fix is shown: {flush}"
+    );
+    // One space off is as wrong as flush left.
+    assert!(check_excerpt(&["if x {", "     y();"], file).is_err());
+    // A line from elsewhere, or out of order.
+    assert!(check_excerpt(&["if x {", "    w();"], file)
+        .unwrap_err()
+        .contains("not in the file"));
+    assert!(check_excerpt(&["z();", "if x {"], file)
+        .unwrap_err()
+        .contains("not in the file"));
 }
 
 /// The checks' own parsing, on small inputs.
