@@ -29,6 +29,19 @@ fn book() -> String {
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
+/// The book and the documents that cite anchors and tests the same way: the list of
+/// invariants and the exercises' guide. Their citations are checked together.
+fn documents() -> String {
+    let mut text = book();
+    for extra in ["docs/INVARIANTS.md", "exercises/README.md"] {
+        if let Ok(more) = fs::read_to_string(root().join(extra)) {
+            text.push_str("\n\n");
+            text.push_str(&more);
+        }
+    }
+    text
+}
+
 /// Every `.rs` file under `dir`, recursively (none if `dir` does not exist).
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -151,7 +164,7 @@ fn excerpt(book: &str, at: usize) -> String {
 
 #[test]
 fn every_anchor_the_book_cites_exists_in_the_code() {
-    let book = book();
+    let book = documents();
     let cited = cited_anchors(&book);
     assert!(
         !cited.is_empty(),
@@ -168,7 +181,7 @@ fn every_anchor_the_book_cites_exists_in_the_code() {
 
 #[test]
 fn every_test_the_book_names_exists() {
-    let book = book();
+    let book = documents();
     let cited = cited_tests(&book);
     assert!(
         !cited.is_empty(),
@@ -376,6 +389,152 @@ fn excerpt_check_compares_indentation_after_removing_only_the_common_part() {
     assert!(check_excerpt(&["z();", "if x {"], file)
         .unwrap_err()
         .contains("not in the file"));
+}
+
+/// The numbers of the invariants `docs/INVARIANTS.md` defines: its `## N. Title` headings.
+fn defined_invariants(list: &str) -> BTreeSet<u32> {
+    list.lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .filter_map(|heading| heading.split_once(". "))
+        .filter_map(|(number, _)| number.parse().ok())
+        .collect()
+}
+
+/// The invariant numbers `text` cites: the word `invariant` (or `invariants`, any case), a space,
+/// then numbers joined by `, `, ` and ` or `, and `, as in "invariant 4" or "invariants 2, 3 and
+/// 5". A citation of the design document that is not in the repository ("DESIGN invariant 4")
+/// is refused: it points nowhere.
+fn cited_invariants(text: &str) -> Result<Vec<u32>, String> {
+    let lower = text.to_ascii_lowercase();
+    let mut cited = Vec::new();
+    for (at, word) in lower.match_indices("invariant") {
+        let mut rest = &lower[at + word.len()..];
+        rest = rest.strip_prefix('s').unwrap_or(rest);
+        let Some(mut rest) = rest.strip_prefix(' ') else {
+            continue;
+        };
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            continue; // prose: "the invariant owned here"
+        }
+        if lower[..at].ends_with("design ") {
+            return Err(format!(
+                "{}: cite docs/INVARIANTS.md as `invariant N`; there is no DESIGN document in the repository",
+                excerpt(text, at)
+            ));
+        }
+        loop {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if digits == 0 {
+                break;
+            }
+            cited.push(rest[..digits].parse().expect("ASCII digits"));
+            rest = &rest[digits..];
+            let Some(after) = [", and ", " and ", ", "]
+                .iter()
+                .find_map(|joint| rest.strip_prefix(joint))
+            else {
+                break;
+            };
+            rest = after;
+        }
+    }
+    Ok(cited)
+}
+
+/// Every file that may cite an invariant: the book, and the Rust and Markdown files of the
+/// workspace (targets and hidden directories left out).
+fn citing_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "target" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out);
+            } else if name.ends_with(".rs") || name.ends_with(".md") || name.ends_with(".patch") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root(), &mut files);
+    files.sort();
+    files
+}
+
+#[test]
+fn every_cited_invariant_exists_and_every_invariant_is_tested() {
+    let list_path = root().join("docs/INVARIANTS.md");
+    let list = fs::read_to_string(&list_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", list_path.display()));
+    let defined = defined_invariants(&list);
+    assert!(
+        !defined.is_empty(),
+        "docs/INVARIANTS.md defines no invariant: are its headings still `## N. Title`?"
+    );
+    let mut problems = Vec::new();
+    let mut tested = BTreeSet::new();
+    for file in citing_files() {
+        // The list itself, and this file, whose examples are the parser's test inputs.
+        if file == list_path || file.ends_with("tests/book_anchors.rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let shown = file
+            .strip_prefix(root())
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        match cited_invariants(&text) {
+            Err(why) => problems.push(format!("{shown}: {why}")),
+            Ok(numbers) => {
+                for number in numbers {
+                    if !defined.contains(&number) {
+                        problems.push(format!(
+                            "{shown} cites invariant {number}, which docs/INVARIANTS.md does not define"
+                        ));
+                    }
+                    let is_test = shown.starts_with("tests/") || shown.contains("/tests/");
+                    if is_test {
+                        tested.insert(number);
+                    }
+                }
+            }
+        }
+    }
+    for number in defined.difference(&tested) {
+        problems.push(format!(
+            "invariant {number} of docs/INVARIANTS.md is cited by no test file (a `tests/` directory)"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn invariant_citations_are_parsed_as_documented() {
+    assert_eq!(
+        cited_invariants("Timers (invariant 4): never early"),
+        Ok(vec![4])
+    );
+    assert_eq!(
+        cited_invariants("Fairness (Invariants 2 and 3), and invariants 5, 6, and 7."),
+        Ok(vec![2, 3, 5, 6, 7])
+    );
+    assert_eq!(
+        cited_invariants("the invariant owned here; invariants: none"),
+        Ok(vec![])
+    );
+    assert!(cited_invariants("(DESIGN invariant 1)").is_err());
+    assert_eq!(
+        defined_invariants("# The list\n## 1. No lost wakeup\ntext 2. no\n## 12. Twelve\n"),
+        BTreeSet::from([1, 12])
+    );
 }
 
 /// The checks' own parsing, on small inputs.
