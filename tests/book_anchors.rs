@@ -3,11 +3,11 @@
 //!
 //! Three kinds of citation, found by plain string scanning:
 //! - an anchor, written in the book as `` `// BOOK: name` ``, must exist as a
-//!   comment line `// BOOK: name` in some `.rs` file under `runtime/src` or
-//!   `net/src` or `examples`;
+//!   comment line `// BOOK: name` in some `.rs` file under `runtime/src`,
+//!   `net/src`, `examples` or `mini` (chapter 0's loop);
 //! - a test, written as ``test `file::function` `` (a line break may follow
 //!   the word `test`), must exist as `fn function` in `runtime/tests/file.rs`,
-//!   `tests/file.rs`, `net/tests/file.rs`, or (for unit tests)
+//!   `tests/file.rs`, `net/tests/file.rs`, `mini/tests/file.rs`, or (for unit tests)
 //!   `runtime/src/file.rs` or `net/src/file.rs` (`file` may contain `/`, as
 //!   in `time/queue`);
 //! - an excerpt, a ```` ```text ```` block whose first line is a path comment
@@ -63,6 +63,7 @@ fn code_anchors() -> BTreeSet<String> {
     rust_files(&root().join("runtime/src"), &mut files);
     rust_files(&root().join("net/src"), &mut files);
     rust_files(&root().join("examples"), &mut files);
+    rust_files(&root().join("mini"), &mut files);
     let mut anchors = BTreeSet::new();
     for file in files {
         let text = fs::read_to_string(&file).unwrap_or_default();
@@ -195,6 +196,7 @@ fn every_test_the_book_names_exists() {
             format!("net/tests/{file}.rs"),
             format!("runtime/src/{file}.rs"),
             format!("net/src/{file}.rs"),
+            format!("mini/tests/{file}.rs"),
         ];
         let found = candidates.iter().any(|path| {
             fs::read_to_string(root().join(path)).is_ok_and(|source| defines_fn(&source, function))
