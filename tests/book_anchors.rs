@@ -539,6 +539,68 @@ fn invariant_citations_are_parsed_as_documented() {
     );
 }
 
+/// The `expect VERB file::test` lines of an exercise patch's header (before `diff --git`).
+fn expected_tests(patch: &str) -> Vec<(String, String)> {
+    patch
+        .lines()
+        .take_while(|line| !line.starts_with("diff --git"))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("expect")).then_some(())?;
+            let verb = words.next()?.split('@').next()?.to_string();
+            Some((verb, words.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Every checked exercise is set in the book, and names only tests the book names with it: a
+/// patch the book does not mention, or one whose tests the book does not cite, would check
+/// something the student is never told.
+#[test]
+fn every_exercise_patch_is_in_the_book_with_the_tests_it_checks() {
+    let book = book();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for kind in ["break", "naive"] {
+        let Ok(entries) = fs::read_dir(root().join("exercises").join(kind)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if !name.ends_with(".patch") {
+                continue;
+            }
+            checked += 1;
+            let patch = fs::read_to_string(&path).unwrap_or_default();
+            let cited = format!("exercises/{kind}/{name}");
+            if kind == "break" && !book.contains(&cited) {
+                problems.push(format!("BOOK.md never mentions {cited}"));
+            }
+            let tests = expected_tests(&patch);
+            if tests.is_empty() {
+                problems.push(format!("{cited} has no `expect VERB file::test` line"));
+            }
+            for (verb, test) in tests {
+                if !["fail", "hang", "spin", "pass"].contains(&verb.as_str()) {
+                    problems.push(format!("{cited}: unknown verb {verb:?}"));
+                }
+                if kind == "break" && !book.contains(&format!("`{test}`")) {
+                    problems.push(format!(
+                        "{cited} checks {test}, which BOOK.md does not cite"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no exercise patch found under exercises/");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// The checks' own parsing, on small inputs.
 #[test]
 fn citation_syntax_is_parsed_as_documented() {

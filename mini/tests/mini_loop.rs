@@ -91,6 +91,29 @@ fn a_task_woken_during_a_tick_waits_for_the_next_one() {
     assert_eq!(*order.borrow(), ["a", "b", "a", "b", "a", "b"]);
 }
 
+/// A task that wakes itself for ever gets one poll per tick, so the loop still reaches its
+/// timers. The spinner gives up after a million polls, so that starvation fails the test
+/// instead of hanging it.
+#[test]
+fn a_self_waking_task_does_not_starve_a_timer() {
+    let stop = Rc::new(Cell::new(false));
+    let (flag, spins) = (Rc::clone(&stop), Rc::new(Cell::new(0u32)));
+    let counted = Rc::clone(&spins);
+    block_on(async move {
+        let spinner = spawn(async move {
+            while !flag.get() && counted.get() < 1_000_000 {
+                counted.set(counted.get() + 1);
+                yield_now().await;
+            }
+            flag.get()
+        });
+        sleep(Duration::from_millis(5)).await;
+        stop.set(true);
+        assert!(spinner.await, "the spinner gave up before the timer fired: starved");
+    });
+    assert!(spins.get() > 1);
+}
+
 #[test]
 fn sleeps_end_in_deadline_order_and_never_early() {
     let ends = Rc::new(RefCell::new(Vec::new()));
