@@ -263,6 +263,20 @@ check_extend() {
   local target="--test:$(basename "$dest" .rs)" solution=exercises/solutions/$id.patch rc=0
   cp "$test" "$dest"
   installed+=("$dest")
+  # Without a solution the tests must not pass (if they compile at all): they test something.
+  local bare
+  if bare=$(build "$target" 2>/dev/null | awk '{ print $2; exit }') && [ -n "$bare" ]; then
+    local before
+    before=$(run_tests "$root/$dir" "$bare" "" "$HANG_SECS")
+    if [ "$before" = pass ]; then
+      echo "  WRONG fail  without a solution: the tests pass on the tree as it is"
+      rc=1
+    else
+      echo "  ok    fail  without a solution (${before})"
+    fi
+  else
+    echo "  ok    fail  without a solution (the tests do not compile)"
+  fi
   # The reference solution passes every test of the exercise.
   if [ ! -f "$solution" ]; then
     echo "  ERROR: no reference solution $solution"
