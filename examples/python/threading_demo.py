@@ -1,4 +1,9 @@
-"""The article's second program: threading. Compare with `cargo run --example threads`."""
+"""The article's second program: threading. Compare with `cargo run --example threads`.
+
+One change: each line is printed with one write (`end=""`, the newline inside the string).
+The article's `print(line)` writes the line and its newline separately, and two threads may
+interleave them ("Square: 100Cube: 1000" then two newlines), which is the GIL switching
+threads between the two writes: a fine lesson, but not one to compare outputs by."""
 import threading
 
 
@@ -6,14 +11,14 @@ def print_cube(num):
     """
     function to print cube of given num
     """
-    print("Cube: {}".format(num * num * num))
+    print("Cube: {}\n".format(num * num * num), end="")
 
 
 def print_square(num):
     """
     function to print square of given num
     """
-    print("Square: {}".format(num * num))
+    print("Square: {}\n".format(num * num), end="")
 
 
 if __name__ == "__main__":
