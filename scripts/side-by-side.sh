@@ -9,7 +9,7 @@
 # examples of the same names. Where our example runs the program twice (threads, coroutine: a
 # header line `# ...` before each version), each version must print the Python's lines. Where
 # the order is the OS's to choose (multiprocessing: four processes print as they are
-# scheduled), the lines are compared as a set.
+# print as they are scheduled), the lines are compared as a set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ fi
 name=${1:-}
 case $name in
   processes) python=examples/python/multiprocessing_demo.py; unordered=true ;;
-  threads) python=examples/python/threading_demo.py; unordered=false ;;
+  threads) python=examples/python/threading_demo.py; unordered=true ;;
   coroutine) python=examples/python/coroutine_demo.py; unordered=false ;;
   *)
     echo "usage: scripts/side-by-side.sh [--check] processes|threads|coroutine" >&2
