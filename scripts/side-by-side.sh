@@ -8,8 +8,8 @@
 # The Python programs are in examples/python/ (the article's, as it prints them); ours are the
 # examples of the same names. Where our example runs the program twice (threads, coroutine: a
 # header line `# ...` before each version), each version must print the Python's lines. Where
-# the order is the OS's to choose (multiprocessing: four processes print as they are
-# print as they are scheduled), the lines are compared as a set.
+# the order is the OS's to choose (multiprocessing, threading: processes and threads print as
+# they are scheduled), the lines are compared as a set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,6 +1,7 @@
 //! The article's Python programs (examples/python/) and our examples print the same lines:
 //! `scripts/side-by-side.sh --check NAME` runs both and compares them (each version of ours
-//! against the Python's; multiprocessing's lines as a set, since the OS picks their order).
+//! against the Python's; multiprocessing's and threading's lines as a set, since the OS picks
+//! their order).
 
 use std::path::Path;
 use std::process::Command;
