@@ -1,9 +1,14 @@
 //! A five-minute tour of simul: tasks, timers, a thread, and a socket, all
 //! on one loop. Run it with `cargo run --example tour`.
 //!
-//! Each step prints what happened and when, so you can see the tasks
-//! interleave: the loop never waits for one thing while another could run.
+//! Everything is started at once, and each piece prints its own line, with
+//! its label and the time, the moment it is done. So the lines come out in
+//! the order things *finish*, not the order they were started: the sleepers
+//! started first (300 ms, 100 ms, 200 ms) wake last, and in deadline order;
+//! the pool thread's sum and the echo finish while they sleep. The loop never
+//! waits for one thing while another could run.
 
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use simul::net::{TcpListener, TcpStream};
@@ -11,54 +16,74 @@ use simul::time::sleep;
 
 fn main() {
     let started = Instant::now();
-    let at = move || format!("{:>5.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    // Each line: the time since the start, who speaks, what happened.
+    let say = Rc::new(move |who: &str, what: String| {
+        println!(
+            "{:>5.0} ms  {who:<12} {what}",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    });
 
     simul::run(async move {
-        // Three tasks sleeping at once take as long as the longest, not the sum.
-        let sleepers: Vec<_> = [300u64, 100, 200]
-            .into_iter()
-            .map(|ms| {
-                simul::spawn(async move {
-                    sleep(Duration::from_millis(ms)).await;
-                    ms
-                })
-            })
-            .collect();
-        for task in sleepers {
-            let ms = task.await.expect("sleeper failed");
-            println!("{}  slept {ms} ms", at());
+        let mut tasks = Vec::new();
+
+        // Three sleepers, started in this order: they wake by deadline, not by start.
+        for ms in [300u64, 100, 200] {
+            let say = Rc::clone(&say);
+            tasks.push(simul::spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                say(&format!("sleeper-{ms}"), format!("woke after {ms} ms"));
+            }));
         }
 
-        // A blocking job runs on a pool thread; its result wakes us.
-        let sum = simul::spawn_blocking(|| (1..=1_000_000u64).sum::<u64>())
-            .await
-            .expect("blocking job failed");
-        println!("{}  a pool thread summed 1..=1e6 = {sum}", at());
+        // A blocking job runs on a pool thread; its result wakes this task from that thread.
+        let pool_say = Rc::clone(&say);
+        tasks.push(simul::spawn(async move {
+            let sum = simul::spawn_blocking(|| (1..=1_000_000u64).sum::<u64>())
+                .await
+                .expect("blocking job failed");
+            pool_say("pool-job", format!("a pool thread summed 1..=1e6 = {sum}"));
+        }));
 
-        // An echo round trip over loopback, server and client on the same loop.
+        // An echo over loopback: a server task and a client task on the same loop.
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let server = simul::spawn(async move {
+        let server_say = Rc::clone(&say);
+        tasks.push(simul::spawn(async move {
             let (conn, _) = listener.accept().await.expect("accept");
             let mut buf = [0u8; 64];
             let n = conn.read(&mut buf).await.expect("read");
             conn.write_all(&buf[..n]).await.expect("write");
-        });
-        let client = TcpStream::connect(addr).await.expect("connect");
-        client.write_all(b"hello, loop").await.expect("write");
-        let mut buf = [0u8; 64];
-        let n = client.read(&mut buf).await.expect("read");
-        server.await.expect("server failed");
-        println!("{}  echoed {:?}", at(), String::from_utf8_lossy(&buf[..n]));
+            server_say("echo-server", format!("echoed {n} bytes"));
+        }));
+        let client_say = Rc::clone(&say);
+        tasks.push(simul::spawn(async move {
+            let client = TcpStream::connect(addr).await.expect("connect");
+            client.write_all(b"hello, loop").await.expect("write");
+            let mut buf = [0u8; 64];
+            let n = client.read(&mut buf).await.expect("read");
+            let echo = String::from_utf8_lossy(&buf[..n]).into_owned();
+            client_say("echo-client", format!("got {echo:?} back"));
+        }));
+
+        say(
+            "main",
+            format!("started {} tasks; now waiting for all of them", tasks.len()),
+        );
+        for task in tasks {
+            task.await.expect("a task failed");
+        }
 
         let stats = simul::stats();
-        println!(
-            "{}  {} tasks, {} polls, {} reactor turns, {:.0} ms asleep",
-            at(),
-            stats.tasks_spawned,
-            stats.polls,
-            stats.reactor_turns,
-            stats.time_asleep.as_secs_f64() * 1000.0
+        say(
+            "main",
+            format!(
+                "{} tasks, {} polls, {} reactor turns, {:.0} ms asleep",
+                stats.tasks_spawned,
+                stats.polls,
+                stats.reactor_turns,
+                stats.time_asleep.as_secs_f64() * 1000.0
+            ),
         );
     });
 }

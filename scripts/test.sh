@@ -40,6 +40,9 @@ fi
 export SIMUL_RQ_PYTHON="$rq_venv/bin/python"
 
 cargo test
+# The BOOK's exercises: each "break it" patch still breaks what the book says, each "extend it"
+# reference solution passes its tests and each naive solution fails them (exercises/README.md).
+scripts/check-exercises.sh
 # The benchmark harness (not a default member): build it, and run every
 # workload on simul at a tiny size; it fails if any result check fails.
 cargo build -p bench

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const EXAMPLES: [&str; 3] = ["processes", "threads", "coroutine"];
+const EXAMPLES: [&str; 4] = ["processes", "threads", "coroutine", "tour"];
 
 /// Runs example `name` and returns its stdout, after checking that it
 /// exited with status 0.
@@ -103,4 +103,32 @@ fn coroutine_prints_prefix_match_and_goodbye_both_ways() {
          Dear James\n\
          Closing coroutine!!\n"
     );
+}
+
+/// The tour starts everything at once and each piece reports when it is done: the sleepers,
+/// started as 300, 100, 200 ms, must report in deadline order, and after the "started" line.
+/// (Where the echo and the pool job fall depends on the machine; that they are there does not.)
+#[test]
+fn tour_shows_tasks_finishing_in_the_order_they_are_done_not_started() {
+    let output = run_example("tour");
+    let who: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    let sleepers: Vec<&str> = who
+        .iter()
+        .copied()
+        .filter(|w| w.starts_with("sleeper-"))
+        .collect();
+    assert_eq!(
+        sleepers,
+        ["sleeper-100", "sleeper-200", "sleeper-300"],
+        "{output}"
+    );
+    assert_eq!(who.first(), Some(&"main"), "{output}");
+    for label in ["pool-job", "echo-server", "echo-client"] {
+        assert!(who.contains(&label), "no line from {label}:\n{output}");
+    }
+    assert!(output.contains("got \"hello, loop\" back"), "{output}");
+    assert!(output.contains("summed 1..=1e6 = 500000500000"), "{output}");
 }

@@ -1,4 +1,4 @@
-//! The blocking pool: results come back through a waker, panics become
+//! The blocking pool (invariant 12): results come back through a waker, panics become
 //! `JoinError`s, the pool is bounded, and the virtual clock waits for jobs
 //! that are out instead of jumping past them.
 

@@ -1,4 +1,4 @@
-//! Wakes from other threads (DESIGN invariant 1): they reach a loop that is
+//! Wakes from other threads (invariant 1): they reach a loop that is
 //! asleep in the reactor, through the inject queue and the `mio::Waker`, and
 //! none is lost when many threads wake many tasks at once.
 

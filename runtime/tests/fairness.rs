@@ -1,4 +1,4 @@
-//! Fairness and idleness (DESIGN invariants 2 and 3): a task that is always
+//! Fairness and idleness (invariants 2 and 3): a task that is always
 //! ready cannot starve its siblings, timers or IO, and a loop with nothing to
 //! do sleeps in the reactor instead of spinning.
 //!

@@ -1,4 +1,4 @@
-//! IO through the reactor (DESIGN invariant 5), on real UnixStream pairs:
+//! IO through the reactor (invariant 5), on real UnixStream pairs:
 //! readiness is cached under edge triggering (a reader that stops before
 //! `WouldBlock` still gets the rest), `WouldBlock` on write parks the writer
 //! until the peer drains, a peer's close is seen, and every registration is

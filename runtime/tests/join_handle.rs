@@ -1,4 +1,4 @@
-//! `JoinHandle` (DESIGN invariant 6): abort at every point of a task's life,
+//! `JoinHandle` (invariants 6 and 11): abort at every point of a task's life,
 //! `is_finished`, detaching by drop, and joining a task that finishes later.
 
 mod common;

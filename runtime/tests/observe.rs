@@ -1,4 +1,4 @@
-//! What the loop tells about itself: every poll in the trace has exactly
+//! What the loop tells about itself (invariant 15): every poll in the trace has exactly
 //! one cause, tasks can be named, and a poll that blocks the loop is
 //! reported once per task (asyncio's debug mode).
 

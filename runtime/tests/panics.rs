@@ -1,4 +1,4 @@
-//! Panics (DESIGN invariant 6): a panicking task is isolated — its handle
+//! Panics (invariant 6): a panicking task is isolated — its handle
 //! gets a `JoinError`, its future is dropped once, siblings and the loop go
 //! on — while a panic in the `block_on` future itself reaches the caller.
 //! Misuse (nested `block_on`, `spawn` outside a runtime) panics clearly.

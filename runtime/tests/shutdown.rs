@@ -1,4 +1,4 @@
-//! Shutdown (DESIGN invariant 7): when `block_on` returns, every task still
+//! Shutdown (invariants 7 and 11): when `block_on` returns, every task still
 //! alive is dropped exactly once — parked on a timer, on IO, never polled, or
 //! finished with an output nobody took — and its destructor runs before
 //! `block_on` returns, while the runtime is still current.

@@ -1,4 +1,4 @@
-//! `signal::ctrl_c()`: a SIGINT raised after the future was created completes
+//! `signal::ctrl_c()` (invariant 14): a SIGINT raised after the future was created completes
 //! it, again and again, and one signal completes every waiting future.
 //!
 //! Signals are process-wide, so these tests live in their own binary and take

@@ -1,4 +1,4 @@
-//! Scenario tests for `sync`: channel, Mutex, Semaphore, Event.
+//! Scenario tests for `sync` (invariant 13): channel, Mutex, Semaphore, Event.
 //!
 //! Two styles. Some tests poll futures by hand with counting wakers, so they
 //! can stop at the exact moment that matters ("notified, not yet polled") and

@@ -1,4 +1,4 @@
-//! Timers (DESIGN invariant 4): never early, fired in deadline order (FIFO on
+//! Timers (invariant 4): never early, fired in deadline order (FIFO on
 //! equal deadlines), cancelled when the `Sleep` is dropped, and a million of
 //! them at once work.
 

@@ -1,4 +1,4 @@
-//! The virtual clock (DESIGN invariant 8): time moves only when the loop is
+//! The virtual clock (invariant 8): time moves only when the loop is
 //! idle, straight to the next deadline, so a program that sleeps for hours
 //! finishes at once — and the same program gives the same trace every time.
 

@@ -1,4 +1,4 @@
-//! The waker contract (DESIGN invariant 1): no wake is lost, wakes coalesce,
+//! The waker contract (invariants 1, 2, 9 and 10): no wake is lost, wakes coalesce,
 //! and a finished or aborted task is never polled again.
 //!
 //! Every test spawns a `Counting` future and asserts its exact number of
