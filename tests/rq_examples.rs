@@ -6,8 +6,8 @@
 //!   requeues and finishes it when it was enqueued with retries;
 //! - Python enqueues (JSONSerializer), `rq_worker` runs, Python reads `return_value()`, and a
 //!   failing job shows as failed with its error text on both sides;
-//! - `rq_enqueue` enqueues, `rq worker --burst --serializer json` (with `examples/rq/mymodule.py`)
-//!   runs, and we read the result.
+//! - `rq_enqueue` enqueues (pickle, RQ's default), `rq worker --burst` (with
+//!   `examples/rq/mymodule.py`) runs, and we read the result.
 //!
 //! The Python side needs a venv with rq: `scripts/test.sh` makes `target/rq-venv` and exports its
 //! python as `SIMUL_RQ_PYTHON`; without that variable the tests make the same venv themselves
@@ -392,15 +392,7 @@ fn rq_enqueue_and_pythons_rq_worker_run_it() {
     let python_worker = || {
         let mut worker = Command::new(&rq);
         worker
-            .args([
-                "worker",
-                "--burst",
-                "--serializer",
-                "json",
-                "--url",
-                &url,
-                "default",
-            ])
+            .args(["worker", "--burst", "--url", &url, "default"])
             .current_dir(root().join("examples/rq"));
         let out = run_to_end(worker, "rq worker --burst");
         assert!(

@@ -35,25 +35,42 @@
 
 mod call;
 mod codec;
+mod context;
+mod control;
 mod error;
 mod execution;
 mod functions;
+mod horse;
 mod job;
 mod keys;
 mod maintenance;
-pub mod mymodule;
+mod options;
+mod pickle;
 mod queue;
+mod registration;
+mod scheduler;
+mod scripts;
+mod serializer;
+mod signals;
+mod take;
 mod transitions;
 mod worker;
 
-pub use codec::{base64_decode, base64_encode, python_repr, utc_timestamp};
+pub use codec::{base64_decode, base64_encode, log_safe, python_repr, utc_timestamp};
 pub use error::Error;
 pub use functions::{Functions, JobError, JobOutput};
+pub use horse::{serve_horse, HORSE_ENV};
 pub use job::{
     Call, Job, JobOptions, JobResult, JobStatus, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL,
-    DEFAULT_TIMEOUT,
+    DEFAULT_TIMEOUT, MAX_SECONDS,
 };
-pub use keys::{Keys, QUEUES};
+pub use keys::{Keys, QUEUES, WORKERS};
 pub use maintenance::{recover, Report};
+pub use options::{Horse, Summary, WorkerOptions};
+pub use pickle::{
+    scan as pickle_scan, MAX_DEPTH as PICKLE_MAX_DEPTH, MAX_WEIGHT as PICKLE_MAX_WEIGHT,
+};
 pub use queue::Queue;
-pub use worker::{StopHandle, Summary, Worker, WorkerOptions};
+pub use serializer::Serializer;
+pub use signals::stop_on_signals;
+pub use worker::{StopHandle, Worker};
