@@ -729,3 +729,55 @@ fn a_failing_job_with_retries_is_requeued_until_they_run_out() {
         );
     });
 }
+
+#[test]
+fn timed_out_blocking_jobs_never_hold_the_threads_dns_needs() {
+    run(async {
+        let url = fresh_url().await;
+        let mut q = queue(&url).await;
+        // Six blocking sleeps of 25 s with a 1 s timeout: as many as the runtime's blocking pool
+        // has threads on this machine's size (cpus + 4), then a job that needs a DNS lookup.
+        let one_second = JobOptions::default().timeout(Some(Duration::from_secs(1)));
+        let mut sleepers = Vec::new();
+        for _ in 0..6 {
+            let id = q
+                .enqueue_with("mymodule.sleep", json!([25]), Map::new(), &one_second)
+                .await
+                .unwrap();
+            sleepers.push(id);
+        }
+        let lookup = q.enqueue("lookup", json!(["localhost"])).await.unwrap();
+        let mut functions = functions();
+        functions.register("lookup", |call| async move {
+            let host: String = call.arg(0, "host")?;
+            let addrs = simul_net::dns::resolve(&host, 80)
+                .await
+                .map_err(|e| JobError::new(format!("OSError: {e}")))?;
+            Ok(json!(addrs.len()))
+        });
+        let options = WorkerOptions {
+            concurrency: 7,
+            ..burst()
+        };
+        let started = std::time::Instant::now();
+        let summary = timeout(
+            Duration::from_secs(20),
+            worker_with(&url, functions, options).run(),
+        )
+        .await
+        .expect("the worker finished long before the sleeps would have")
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert_eq!((summary.finished, summary.failed), (1, 6));
+        assert!(matches!(
+            q.latest_result(&lookup).await.unwrap(),
+            Some(JobResult::Finished(n)) if n.as_u64() > Some(0)
+        ));
+        for id in &sleepers {
+            match q.latest_result(id).await.unwrap() {
+                Some(JobResult::Failed(text)) => assert!(text.contains("JobTimeoutException")),
+                other => panic!("{other:?}"),
+            }
+        }
+    });
+}

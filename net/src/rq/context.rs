@@ -101,9 +101,12 @@ pub(crate) fn is_transient(error: &Error) -> bool {
 }
 
 impl Context {
+    /// One log line on stdout. A closed stdout (the reader went away) is ignored: `println!`
+    /// would panic the worker for it.
     pub(crate) fn log(&self, line: &str) {
         if self.options.log {
-            println!("{} {line}", clock(SystemTime::now()));
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{} {line}", clock(SystemTime::now()));
         }
     }
 
