@@ -154,7 +154,13 @@ async fn process(context: &Context, keys: &Keys, id: &str, running: &Running) ->
 /// recovery requeued the job between `BLMOVE` and now (the `LREM` found nothing): the caller
 /// must not run it.
 async fn start(context: &Context, keys: &Keys, run: &Execution) -> Result<bool, Error> {
-    let started = transitions::start(keys, run, context.options.heartbeat_ttl);
+    let mut started = transitions::start(keys, run, context.options.heartbeat_ttl);
+    // The worker's state rides along (before the final LREM, whose reply is the verdict).
+    let busy =
+        cmd("HSET")
+            .arg(&context.worker_key)
+            .args(["state", "busy", "current_job", &run.job_id]);
+    started.insert(started.len() - 1, busy);
     let member = run.member();
     let applied = context
         .until_answered("starting a job", |attempt| {
