@@ -13,14 +13,17 @@
 //!
 //! ```text
 //! rq_enqueue [--url redis://host:port/db] [--queue NAME] [--page URL] [--wait SECS]
+//!            [--serializer pickle|json]
 //! ```
+//! The job's `data` is pickled by default, as RQ's `Queue(connection=Redis())` does; with
+//! `--serializer json` it is what `Queue(..., serializer=JSONSerializer)` writes.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use simul::net::http::server::{Response, Server};
 use simul::net::redis::Connection;
-use simul::net::rq::{JobResult, Queue};
+use simul::net::rq::{JobOptions, JobResult, Queue, Serializer};
 use simul::spawn;
 
 /// The page served by default: the article's paragraph on RQ (42 words).
@@ -33,6 +36,7 @@ struct Args {
     queue: String,
     page: Option<String>,
     wait: Duration,
+    serializer: Serializer,
 }
 
 fn parse() -> Result<Args, String> {
@@ -41,6 +45,7 @@ fn parse() -> Result<Args, String> {
         queue: "default".into(),
         page: None,
         wait: Duration::from_secs(60),
+        serializer: Serializer::Pickle,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -49,6 +54,10 @@ fn parse() -> Result<Args, String> {
             "--url" => parsed.url = value,
             "--queue" => parsed.queue = value,
             "--page" => parsed.page = Some(value),
+            "--serializer" => {
+                parsed.serializer = Serializer::parse(&value)
+                    .ok_or_else(|| format!("--serializer wants pickle or json, not {value:?}"))?
+            }
             "--wait" => {
                 parsed.wait = value
                     .parse::<f64>()
@@ -69,7 +78,8 @@ fn main() -> ExitCode {
         Err(problem) => {
             eprintln!("rq_enqueue: {problem}");
             eprintln!(
-                "usage: rq_enqueue [--url redis://host:port/db] [--queue NAME] [--page URL] [--wait SECS]"
+                "usage: rq_enqueue [--url redis://host:port/db] [--queue NAME] [--page URL] [--wait SECS] \
+                 [--serializer pickle|json]"
             );
             return ExitCode::from(2);
         }
@@ -98,8 +108,14 @@ async fn enqueue_and_wait(args: Args) -> Result<ExitCode, Box<dyn std::error::Er
     };
     let redis = Connection::open(&args.url).await?;
     let mut queue = Queue::new(redis, &args.queue);
+    let options = JobOptions::default().serializer(args.serializer);
     let id = queue
-        .enqueue("mymodule.count_words_at_url", serde_json::json!([page]))
+        .enqueue_with(
+            "mymodule.count_words_at_url",
+            serde_json::json!([page]),
+            serde_json::Map::new(),
+            &options,
+        )
         .await?;
     println!("Job {id} enqueued");
     match queue.wait_result(&id, args.wait).await? {

@@ -1,13 +1,15 @@
-"""The article's enqueue, with RQ's JSON serializer so that simul's `rq_worker` can run the job.
+"""The article's enqueue, verbatim apart from the URL: RQ's default serializer (pickle), which
+simul's `rq_worker` reads (plain data only).
 
-    q = Queue(connection=Redis(), serializer=JSONSerializer)
+    from mymodule import count_words_at_url
+    q = Queue(connection=Redis())
     job = q.enqueue(count_words_at_url, 'http://nvie.com')
 
 With no internet, by default the page is served by this script (the standard library's
 http.server on 127.0.0.1, in a thread), so a worker in another process can fetch it.
 
     python enqueue.py [--url redis://127.0.0.1:6379/0] [--queue default] [--page URL]
-                      [--fail MESSAGE] [--wait SECS]
+                      [--fail MESSAGE] [--wait SECS] [--serializer pickle|json]
 
 Prints `Job <id> enqueued`, waits for the job to end, then prints `Status: <status>` and
 `Result: <job.return_value()>`, or `Failed: <exc_string>` (exit 1).
@@ -24,6 +26,8 @@ from redis import Redis
 from rq import Queue
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
+
+from mymodule import count_words_at_url
 
 PAGE = (
     "Using asyncio and aiohttp is not always a good idea, especially if you are "
@@ -52,9 +56,13 @@ def main():
     parser.add_argument("--page")
     parser.add_argument("--fail", help="enqueue mymodule.fail(MESSAGE) instead")
     parser.add_argument("--wait", type=float, default=60)
+    parser.add_argument("--serializer", choices=["pickle", "json"], default="pickle")
     args = parser.parse_args()
 
-    q = Queue(args.queue, connection=Redis.from_url(args.url), serializer=JSONSerializer)
+    if args.serializer == "json":
+        q = Queue(args.queue, connection=Redis.from_url(args.url), serializer=JSONSerializer)
+    else:
+        q = Queue(args.queue, connection=Redis.from_url(args.url))
     if args.fail is not None:
         job = q.enqueue("mymodule.fail", args.fail)
     else:
@@ -63,7 +71,7 @@ def main():
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             page = "http://127.0.0.1:%d/" % server.server_address[1]
-        job = q.enqueue("mymodule.count_words_at_url", page)
+        job = q.enqueue(count_words_at_url, page)
     print("Job %s enqueued" % job.id, flush=True)
 
     deadline = time.monotonic() + args.wait

@@ -1,4 +1,4 @@
-"""The article's mymodule, for Python's `rq worker` (run it with `--serializer json`).
+"""The article's mymodule, for Python's `rq worker` (either serializer).
 
 The same functions, under the same names, as simul's `simul::net::rq::mymodule`, so a job
 enqueued from either side can be run by a worker of either side. `requests` is replaced by the
@@ -33,3 +33,11 @@ def sleep(seconds):
 def async_sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+def touch(path, token, seconds):
+    """The chaos test's side effect: wait, then append one line."""
+    time.sleep(seconds)
+    with open(path, "a") as f:
+        f.write(token + "\n")
+    return token

@@ -16,8 +16,8 @@ use redis_support::{fresh_db, shared};
 use serde_json::{json, Map};
 use simul_net::redis::{cmd, Connection, Value};
 use simul_net::rq::{
-    self, mymodule, Call, Functions, JobError, JobOptions, JobResult, JobStatus, Keys, Queue, Ttl,
-    Worker, WorkerOptions,
+    self, Call, Functions, JobError, JobOptions, JobResult, JobStatus, Keys, Queue, Ttl, Worker,
+    WorkerOptions,
 };
 use simul_runtime::sync::Event;
 use simul_runtime::time::{self, timeout};
@@ -35,11 +35,41 @@ async fn queue(url: &str) -> Queue {
     Queue::new(Connection::open(url).await.expect("open"), "default")
 }
 
-/// RQ's defaults, quiet, with `mymodule` registered.
-fn worker(url: &str, options: WorkerOptions) -> Worker {
+/// The functions these tests enqueue, under the article's module name.
+fn functions() -> Functions {
     let mut functions = Functions::new();
-    mymodule::register(&mut functions);
-    worker_with(url, functions, options)
+    functions
+        .register("mymodule.add", |call| async move {
+            let a: serde_json::Value = call.arg(0, "a")?;
+            let b: serde_json::Value = call.arg(1, "b")?;
+            match (a.as_i64(), b.as_i64(), a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b), _, _) => Ok(json!(a + b)),
+                (_, _, Some(a), Some(b)) => Ok(json!(a + b)),
+                _ => Err(JobError::new(
+                    "TypeError: unsupported operand type(s) for +",
+                )),
+            }
+        })
+        .register("mymodule.fail", |call| async move {
+            let message: String = call.arg_or(0, "message", "boom".to_owned())?;
+            Err(JobError::new(format!("ValueError: {message}")))
+        })
+        .register("mymodule.async_sleep", |call| async move {
+            let seconds: f64 = call.arg(0, "seconds")?;
+            time::sleep(Duration::from_secs_f64(seconds)).await;
+            Ok(call.args[0].clone())
+        })
+        .register_blocking("mymodule.sleep", |call| {
+            let seconds: f64 = call.arg(0, "seconds")?;
+            std::thread::sleep(Duration::from_secs_f64(seconds));
+            Ok(call.args[0].clone())
+        });
+    functions
+}
+
+/// RQ's defaults, quiet, with the functions above.
+fn worker(url: &str, options: WorkerOptions) -> Worker {
+    worker_with(url, functions(), options)
 }
 
 fn worker_with(url: &str, functions: Functions, options: WorkerOptions) -> Worker {
@@ -256,11 +286,18 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
         let mut q = queue(&url).await;
         let unknown = q.enqueue("mymodule.nope", json!([])).await.unwrap();
         let bad_args = q.enqueue("mymodule.add", json!([1])).await.unwrap();
-        // Pickled data (RQ's default serializer) and a timeout that is not a number.
+        // A pickle that would call os.system, a truncated one, a timeout that is not a number,
+        // and Python's job_timeout=10**20 (a poison job: it must fail, not panic or loop).
         let redis = q.connection();
         for (id, field, value) in [
-            ("pickled", "data", &b"\x80\x04\x95pickle"[..]),
+            (
+                "pickled-code",
+                "data",
+                &b"\x80\x05\x95\x14\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94."[..],
+            ),
+            ("pickled-short", "data", b"\x80\x04\x95pickle"),
             ("odd-timeout", "timeout", b"soon"),
+            ("poison-timeout", "timeout", b"1e+20"),
         ] {
             redis
                 .hset(Keys::job(id), [("status", &b"queued"[..]), (field, value)])
@@ -272,7 +309,7 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
         redis.rpush("rq:queue:default", missing).await.unwrap();
 
         let summary = worker(&url, burst()).run().await.unwrap();
-        assert_eq!(summary.failed, 4);
+        assert_eq!(summary.failed, 6);
         let text = |r: Option<JobResult>| match r {
             Some(JobResult::Failed(text)) => text,
             other => panic!("expected a failure, got {other:?}"),
@@ -287,10 +324,41 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
             t.contains("mymodule.add() missing required argument: 'b'"),
             "{t}"
         );
-        let t = text(q.latest_result("pickled").await.unwrap());
-        assert!(t.contains("JSONSerializer"), "{t}");
+        let t = text(q.latest_result("pickled-code").await.unwrap());
+        assert!(
+            t.starts_with("InvalidJobError") && t.contains("STACK_GLOBAL"),
+            "{t}"
+        );
+        let t = text(q.latest_result("pickled-short").await.unwrap());
+        assert!(
+            t.starts_with("InvalidJobError") && t.contains("truncated"),
+            "{t}"
+        );
         let t = text(q.latest_result("odd-timeout").await.unwrap());
         assert!(t.contains("timeout \"soon\""), "{t}");
+        let t = text(q.latest_result("poison-timeout").await.unwrap());
+        assert!(
+            t.starts_with("InvalidJobError") && t.contains("1e+20"),
+            "{t}"
+        );
+        let mut failed = q.failed_job_ids().await.unwrap();
+        failed.sort();
+        assert_eq!(
+            failed,
+            [
+                bad_args.as_str(),
+                "odd-timeout",
+                "pickled-code",
+                "pickled-short",
+                "poison-timeout",
+                unknown.as_str()
+            ]
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+        );
         assert_eq!(q.status(missing).await.unwrap(), None);
         let redis = q.connection();
         assert!(list(redis, "rq:queue:default:intermediate")
@@ -659,5 +727,57 @@ fn a_failing_job_with_retries_is_requeued_until_they_run_out() {
             q.latest_result(&id).await.unwrap(),
             Some(JobResult::Failed("ValueError: boom".into()))
         );
+    });
+}
+
+#[test]
+fn timed_out_blocking_jobs_never_hold_the_threads_dns_needs() {
+    run(async {
+        let url = fresh_url().await;
+        let mut q = queue(&url).await;
+        // Six blocking sleeps of 25 s with a 1 s timeout: as many as the runtime's blocking pool
+        // has threads on this machine's size (cpus + 4), then a job that needs a DNS lookup.
+        let one_second = JobOptions::default().timeout(Some(Duration::from_secs(1)));
+        let mut sleepers = Vec::new();
+        for _ in 0..6 {
+            let id = q
+                .enqueue_with("mymodule.sleep", json!([25]), Map::new(), &one_second)
+                .await
+                .unwrap();
+            sleepers.push(id);
+        }
+        let lookup = q.enqueue("lookup", json!(["localhost"])).await.unwrap();
+        let mut functions = functions();
+        functions.register("lookup", |call| async move {
+            let host: String = call.arg(0, "host")?;
+            let addrs = simul_net::dns::resolve(&host, 80)
+                .await
+                .map_err(|e| JobError::new(format!("OSError: {e}")))?;
+            Ok(json!(addrs.len()))
+        });
+        let options = WorkerOptions {
+            concurrency: 7,
+            ..burst()
+        };
+        let started = std::time::Instant::now();
+        let summary = timeout(
+            Duration::from_secs(20),
+            worker_with(&url, functions, options).run(),
+        )
+        .await
+        .expect("the worker finished long before the sleeps would have")
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert_eq!((summary.finished, summary.failed), (1, 6));
+        assert!(matches!(
+            q.latest_result(&lookup).await.unwrap(),
+            Some(JobResult::Finished(n)) if n.as_u64() > Some(0)
+        ));
+        for id in &sleepers {
+            match q.latest_result(id).await.unwrap() {
+                Some(JobResult::Failed(text)) => assert!(text.contains("JobTimeoutException")),
+                other => panic!("{other:?}"),
+            }
+        }
     });
 }

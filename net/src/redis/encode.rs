@@ -65,6 +65,31 @@ impl Cmd {
         args.into_iter().fold(self, Cmd::arg)
     }
 
+    /// How many arguments, the name included.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Never: a command has at least its name.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds every argument of `other`, its name first, as arguments of this command: how a
+    /// Lua script receives commands to run in `ARGV` (`EVAL script 0 ... 3 HSET key f v`).
+    ///
+    /// ```
+    /// use simul_net::redis::cmd;
+    /// let inner = cmd("HSET").arg("k").arg("f").arg("v");
+    /// let outer = cmd("EVAL").arg("...").arg(0).arg(inner.len()).args_of(&inner);
+    /// assert_eq!(outer, cmd("EVAL").args(["...", "0", "4", "HSET", "k", "f", "v"]));
+    /// ```
+    pub fn args_of(mut self, other: &Cmd) -> Cmd {
+        self.count += other.count;
+        self.args.extend_from_slice(&other.args);
+        self
+    }
+
     /// The command name, as given to [`cmd`].
     pub fn name(&self) -> &str {
         &self.name

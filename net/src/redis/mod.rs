@@ -18,6 +18,7 @@
 //! | `conn.rs` | [`Connection`]: query, pipeline, transaction, blocking, reconnect |
 //! | `link.rs` | the socket under a connection: connect, `AUTH`/`SELECT`, write, read replies |
 //! | `commands.rs` | typed helpers (`get`, `hgetall`, `blmove`, ...) |
+//! | `pubsub.rs` | [`Subscriber`]: `SUBSCRIBE` on a connection of its own, pushed messages |
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -46,6 +47,7 @@ mod decode;
 mod encode;
 mod error;
 mod link;
+mod pubsub;
 mod resp;
 mod url;
 
@@ -57,5 +59,6 @@ pub use conn::Connection;
 pub use decode::{decode, Decoder, Limits};
 pub use encode::{cmd, write_value, Arg, Cmd};
 pub use error::{Error, ProtocolError};
+pub use pubsub::{Message, Subscriber};
 pub use resp::Value;
 pub use url::ConnectionInfo;

@@ -1,12 +1,15 @@
-//! The call inside a job's `data` field: `[func, null, args, kwargs]`, as RQ's JSON serializer
-//! writes it, zlib-compressed (or not: RQ reads both, and so do we).
+//! The call inside a job's `data` field: `(func, None, args, kwargs)`, pickled (RQ's default)
+//! or as the JSON array `[func, null, args, kwargs]`, zlib-compressed (or not: RQ reads both,
+//! and so do we). Arguments are JSON values either way: a pickle reads as RQ's JSON
+//! serializer would have written it (see `pickle.rs`).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::codec::{python_repr, zlib_compress, zlib_decompress};
+use super::serializer::Serializer;
 
-/// A function call: what a job runs. With RQ's JSON serializer arguments are JSON values.
+/// A function call: what a job runs. Arguments are JSON values, whichever serializer wrote them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     /// The function's dotted name, `module.function` (`mymodule.count_words_at_url`).
@@ -27,38 +30,45 @@ impl Call {
         }
     }
 
-    /// The `data` field RQ's JSON serializer writes: `zlib(json([func, null, args, kwargs]))`.
+    /// The `data` field RQ writes: `zlib(serializer.dumps((func, None, args, kwargs)))`.
     ///
     /// ```
-    /// use simul_net::rq::Call;
+    /// use simul_net::rq::{Call, Serializer};
     /// let call = Call::new("mymodule.add", vec![1.into(), 2.into()]);
-    /// assert_eq!(Call::from_data(&call.to_data()).unwrap(), call);
+    /// for serializer in [Serializer::Pickle, Serializer::Json] {
+    ///     let data = call.to_data(serializer).unwrap();
+    ///     assert_eq!(Call::decode(&data).unwrap(), (call.clone(), serializer));
+    /// }
     /// // Uncompressed JSON is read too, as RQ does.
     /// let raw = br#"["mymodule.add", null, [1, 2], {}]"#;
     /// assert_eq!(Call::from_data(raw).unwrap(), call);
     /// ```
-    pub fn to_data(&self) -> Vec<u8> {
+    pub fn to_data(&self, serializer: Serializer) -> Result<Vec<u8>, String> {
         let tuple = Value::Array(vec![
             Value::String(self.func.clone()),
             Value::Null,
             Value::Array(self.args.clone()),
             Value::Object(self.kwargs.clone()),
         ]);
-        zlib_compress(tuple.to_string().as_bytes())
+        Ok(zlib_compress(&serializer.dumps(&tuple)?))
     }
 
-    /// Reads a job's `data` field (zlib or raw JSON); the error says what was wrong.
+    /// Reads a job's `data` field (zlib or raw; pickle or JSON); the error says what was wrong.
     pub fn from_data(data: &[u8]) -> Result<Call, String> {
+        Call::decode(data).map(|(call, _)| call)
+    }
+
+    /// Like [`from_data`](Self::from_data), and says which serializer wrote it, so the result
+    /// can be written in the same one.
+    pub fn decode(data: &[u8]) -> Result<(Call, Serializer), String> {
         let inflated = zlib_decompress(data);
-        let json = inflated.as_deref().unwrap_or(data);
-        let value: Value = serde_json::from_slice(json).map_err(|e| {
-            format!(
-                "data is not JSON ({e}); was the job enqueued with RQ's JSONSerializer? \
-                 (the default pickle serializer cannot be read outside Python)"
-            )
-        })?;
+        let bytes = inflated.as_deref().unwrap_or(data);
+        let serializer = Serializer::detect(bytes);
+        let value = serializer
+            .loads(bytes)
+            .map_err(|e| format!("data is not a {serializer} job: {e}"))?;
         let Value::Array(parts) = value else {
-            return Err("data is not a JSON array [func, instance, args, kwargs]".into());
+            return Err("data is not an array [func, instance, args, kwargs]".into());
         };
         let Ok([func, instance, args, kwargs]) = <[Value; 4]>::try_from(parts) else {
             return Err("data is not a 4-element array [func, instance, args, kwargs]".into());
@@ -70,14 +80,14 @@ impl Call {
             return Err(format!("{func}: calls on an instance are not supported"));
         }
         let Value::Array(args) = args else {
-            return Err(format!("{func}: args are not a JSON array: {args}"));
+            return Err(format!("{func}: args are not an array: {args}"));
         };
         let kwargs = match kwargs {
             Value::Object(map) => map,
             Value::Null => Map::new(),
-            other => return Err(format!("{func}: kwargs are not a JSON object: {other}")),
+            other => return Err(format!("{func}: kwargs are not an object: {other}")),
         };
-        Ok(Call { func, args, kwargs })
+        Ok((Call { func, args, kwargs }, serializer))
     }
 
     /// RQ's `description`: the call as Python would write it,

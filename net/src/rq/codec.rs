@@ -52,6 +52,32 @@ pub fn utc_timestamp(at: SystemTime) -> String {
     )
 }
 
+/// `text` safe to print on one log line: control characters (newlines, ESC, DEL, the C1 range)
+/// and the bidirectional overrides that reorder what a terminal shows are written as `\u{..}`
+/// escapes, so a job description cannot forge log lines or terminal output.
+///
+/// ```
+/// use simul_net::rq::log_safe;
+/// assert_eq!(log_safe("f('a')"), "f('a')");
+/// assert_eq!(log_safe("x\n15:10:51 default: Job OK\x1b[2J"), "x\\u{a}15:10:51 default: Job OK\\u{1b}[2J");
+/// ```
+pub fn log_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `HH:MM:SS` of `at` in UTC: the worker's log prefix.
 pub fn clock(at: SystemTime) -> String {
     let secs = epoch_whole_seconds(at) % 86_400;

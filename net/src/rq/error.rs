@@ -34,6 +34,10 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// A live worker is registered under this name already (RQ refuses it too).
+    NameTaken(String),
+    /// The worker's options make no sense (no queue, a heartbeat slower than its deadline).
+    BadOptions(String),
     /// A Redis reply had another shape than the command returns.
     UnexpectedReply {
         /// The command.
@@ -53,6 +57,12 @@ impl fmt::Display for Error {
             Error::BadResult { id, reason } => {
                 write!(f, "the result of job {id} cannot be read: {reason}")
             }
+            Error::NameTaken(name) => write!(
+                f,
+                "there exists an active worker named {name:?} already (rq:worker:{name} has no \
+                 death record); pick another --name, or wait for its key to expire"
+            ),
+            Error::BadOptions(what) => write!(f, "bad worker options: {what}"),
             Error::UnexpectedReply { command, reply } => {
                 write!(f, "unexpected reply to {command}: {reply}")
             }

@@ -1,85 +1,33 @@
 //! Running one job: the start transaction, the function with a heartbeat beside it, the
-//! timeout, and the finish or fail transaction; and the periodic maintenance pass.
+//! timeout, and the end: finished, failed, stopped, retried or scheduled for a retry.
 //!
-//! The invariant of `worker.rs` is kept here: a job runs only after its start transaction moved
-//! it into `rq:wip`, and while it runs its `rq:wip` deadline keeps moving.
+//! Invariants kept here (stated in `worker.rs` and `scripts.rs`): a job runs only after its start
+//! transaction moved it into `rq:wip`; while it runs, *and while its outcome waits for Redis to
+//! answer*, its `rq:wip` deadline keeps moving; and its outcome is written exactly once, by the
+//! guarded end script, which also enqueues the dependents it releases.
 
-use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use simul_runtime::sync::{Mutex, Semaphore};
+use simul_runtime::sync::Semaphore;
 use simul_runtime::time::{sleep, timeout};
-use simul_runtime::{select, spawn, spawn_blocking, Either, JoinHandle};
+use simul_runtime::{select, spawn, Either, JoinHandle};
 
-use super::codec::{clock, uuid4};
+use super::codec::{log_safe, utc_timestamp, uuid4};
+use super::context::{Context, Interrupt, Running};
 use super::error::Error;
-use super::functions::{Functions, Handler, JobError, JobOutput};
-use super::job::{Job, Ttl, DEFAULT_FAILURE_TTL};
+use super::functions::{Handler, JobError, JobOutput};
+use super::horse::{run_blocking, Ended};
+use super::job::{Call, Job, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL};
 use super::keys::Keys;
-use super::maintenance::recover;
+use super::registration;
+use super::scripts::{self, Dependents};
+use super::serializer::Serializer;
 use super::transitions::{self, Execution};
-use super::worker::WorkerOptions;
-use crate::redis::{cmd, Cmd, Connection, Value as Reply};
-
-/// What the job tasks of one worker share.
-pub(super) struct Context {
-    pub(super) keys: Keys,
-    /// One connection for all bookkeeping; the lock is held for one transaction at a time.
-    pub(super) conn: Mutex<Connection>,
-    pub(super) functions: Functions,
-    pub(super) worker: String,
-    pub(super) heartbeat_ttl: Duration,
-    pub(super) heartbeat_interval: Duration,
-    pub(super) log: bool,
-    pub(super) finished: Cell<u64>,
-    pub(super) failed: Cell<u64>,
-    pub(super) retried: Cell<u64>,
-    pub(super) recovered: Cell<u64>,
-}
-
-impl Context {
-    pub(super) fn log(&self, line: &str) {
-        if self.log {
-            println!("{} {line}", clock(SystemTime::now()));
-        }
-    }
-
-    fn bump(counter: &Cell<u64>) {
-        counter.set(counter.get() + 1);
-    }
-
-    /// Runs `commands` as one transaction on the shared connection; error replies inside it
-    /// become errors.
-    async fn transaction(&self, commands: &[Cmd]) -> Result<Vec<Reply>, Error> {
-        let replies = self.conn.lock().await.transaction(commands).await?;
-        replies
-            .into_iter()
-            .map(|r| r.into_result().map_err(Error::from))
-            .collect()
-    }
-
-    /// Like [`transaction`](Self::transaction) for the transaction that ends a job: retried a
-    /// few times, since giving up leaves a finished job to be failed as abandoned. Running it
-    /// twice is harmless (one more result entry at most).
-    async fn finish(&self, commands: &[Cmd]) -> Result<(), Error> {
-        let mut tries = 0;
-        loop {
-            match self.transaction(commands).await {
-                Ok(_) => return Ok(()),
-                Err(e) if tries >= 3 => return Err(e),
-                Err(_) => {
-                    tries += 1;
-                    sleep(Duration::from_millis(200 * tries)).await;
-                }
-            }
-        }
-    }
-}
+use crate::redis::{cmd, Cmd, Value as Reply};
 
 /// A taken concurrency slot; gives the permit back when the job task ends, however it ends.
-pub(super) struct Slot(pub(super) Rc<Semaphore>);
+pub(crate) struct Slot(pub(crate) Rc<Semaphore>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -88,7 +36,7 @@ impl Drop for Slot {
 }
 
 /// A task that is aborted when this is dropped (a job's function, when the job task is aborted).
-pub(super) struct AbortOnDrop<T>(pub(super) JoinHandle<T>);
+pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
@@ -96,212 +44,376 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-pub(super) async fn maintain(context: &Context, janitor: &mut Connection, options: &WorkerOptions) {
-    let report = recover(
-        janitor,
-        &options.queue,
-        options.intermediate_grace,
-        &context.worker,
-    )
-    .await;
-    match report {
-        Ok(report) => {
-            for id in &report.requeued {
-                context.log(&format!(
-                    "Recovered job {id} from the intermediate list: requeued"
-                ));
-            }
-            for id in &report.retried {
-                context.log(&format!(
-                    "Abandoned job {id}: requeued (it had retries left)"
-                ));
-            }
-            for id in &report.abandoned {
-                context.log(&format!("Abandoned job {id}: moved to FailedJobRegistry"));
-            }
-            let n = report.requeued.len() + report.retried.len() + report.abandoned.len();
-            context.recovered.set(context.recovered.get() + n as u64);
-        }
-        Err(e) => context.log(&format!("recovery pass failed: {e}")),
-    }
-}
-
-pub(super) async fn maintenance_loop(
-    context: Rc<Context>,
-    mut janitor: Connection,
-    options: WorkerOptions,
-) {
-    loop {
-        sleep(options.maintenance_interval).await;
-        maintain(&context, &mut janitor, &options).await;
-    }
-}
-
 /// One job, start to end. Holds `_slot` until it returns.
-pub(super) async fn run_job(context: Rc<Context>, id: String, _slot: Slot) {
-    if let Err(e) = process(&context, &id).await {
-        context.log(&format!("job {id}: {e} (left for recovery)"));
+pub(crate) async fn run_job(context: Rc<Context>, keys: Keys, id: String, _slot: Slot) {
+    let running = Rc::new(Running::default());
+    context
+        .running
+        .borrow_mut()
+        .insert(id.clone(), Rc::clone(&running));
+    if let Err(e) = process(&context, &keys, &id, &running).await {
+        context.log(&format!("job {}: {e} (left for recovery)", log_safe(&id)));
     }
+    context.running.borrow_mut().remove(&id);
+    let others = context.running.borrow().keys().next().cloned();
+    let state = registration::state(&context.worker_key, others.as_deref());
+    if let Err(e) = context.transaction(&state).await {
+        context.log(&format!("cannot update the worker's state: {e}"));
+    }
+}
+
+/// How a run ended, before it is written down.
+enum Outcome {
+    Returned(serde_json::Value),
+    Failed(JobError),
+    Stopped,
 }
 
 // BOOK: rq-job-task
-pub(super) async fn process(context: &Context, id: &str) -> Result<(), Error> {
-    let keys = &context.keys;
-    let hash = context.conn.lock().await.hgetall(Keys::job(id)).await?;
+async fn process(context: &Context, keys: &Keys, id: &str, running: &Running) -> Result<(), Error> {
+    let hash = context
+        .until_answered("reading a job", |_| async {
+            Ok(context.conn.lock().await.hgetall(Keys::job(id)).await?)
+        })
+        .await?;
     let job = match Job::from_hash(id, hash) {
         Ok(None) => {
             // Deleted or expired while queued: nothing to run (RQ skips it too).
+            let drop_id = cmd("LREM").arg(&keys.intermediate).arg(1).arg(id);
             context
-                .transaction(&[cmd("LREM").arg(&keys.intermediate).arg(1).arg(id)])
+                .until_answered("dropping a vanished job", |_| context.query(&drop_id))
                 .await?;
-            context.log(&format!("job {id} no longer exists; skipped"));
+            context.log(&format!("job {} no longer exists; skipped", log_safe(id)));
             return Ok(());
         }
         Ok(Some(job)) => Ok(job),
+        // Unreadable (a poison job): it is started and failed below, never requeued.
         Err(unreadable) => Err(unreadable),
     };
-    let execution = uuid4().map_err(Error::Entropy)?.replace('-', "");
     let run = Execution {
         job_id: id.to_owned(),
-        id: execution,
+        id: uuid4().map_err(Error::Entropy)?.replace('-', ""),
         worker: context.worker.clone(),
         started: SystemTime::now(),
     };
-    let replies = context
-        .transaction(&transitions::start(keys, &run, context.heartbeat_ttl))
-        .await?;
-    if replies.last() == Some(&Reply::Integer(0)) {
-        // A recovery pass requeued it after we took it: someone else will run it.
-        context
-            .transaction(&transitions::end_execution(keys, &run))
-            .await?;
+    if !start(context, keys, &run).await? {
         context.log(&format!(
-            "job {id} was requeued by recovery before it started; skipped"
+            "job {} was requeued by recovery before it started; skipped",
+            log_safe(id)
         ));
         return Ok(());
     }
-
-    let (job, outcome) = match job {
+    let outcome = match &job {
         Ok(job) => {
             let description = if job.description.is_empty() {
-                id.to_owned()
+                id
             } else {
-                job.description.clone()
+                &job.description
             };
-            context.log(&format!("{}: {description} ({id})", keys_queue_name(keys)));
-            let work = execute(context, &job);
-            let outcome = match select(work, heartbeat(context, &run)).await {
+            context.log(&format!(
+                "{}: {} ({})",
+                keys.name(),
+                log_safe(description),
+                log_safe(id)
+            ));
+            let work = execute(context, job, running);
+            match select(work, heartbeat(context, keys, &run)).await {
                 Either::Left(outcome) => outcome,
                 Either::Right(never) => match never {},
-            };
-            (Some(job), outcome)
+            }
         }
-        Err(unreadable) => (
-            None,
-            Err(JobError::new(format!("InvalidJobError: {unreadable}"))),
-        ),
+        Err(unreadable) => Outcome::Failed(JobError::new(format!("InvalidJobError: {unreadable}"))),
     };
-
     let ended = SystemTime::now();
+    let job = job.ok();
+    let end = end_commands(context, keys, &run, job.as_ref(), &outcome, ended);
+    let finish = async {
+        context
+            .until_answered("recording a job's outcome", |_| context.query(&end))
+            .await
+    };
+    // While the outcome waits for Redis, the heartbeat keeps the job ours.
+    let written = match select(finish, heartbeat(context, keys, &run)).await {
+        Either::Left(written) => written?,
+        Either::Right(never) => match never {},
+    };
+    if written == Reply::Integer(0) {
+        context.log(&format!(
+            "job {}: its run was no longer in {} (recovery failed it meanwhile); outcome dropped",
+            log_safe(id),
+            keys.wip
+        ));
+        return Ok(());
+    }
+    report(context, keys, id, job.as_ref(), &outcome);
+    Ok(())
+}
+
+/// The start transaction, retried until Redis answers. A retry first asks whether the previous
+/// attempt was applied after all (its reply lost): then the run is in `rq:wip` already. False if
+/// recovery requeued the job between `BLMOVE` and now (the `LREM` found nothing): the caller
+/// must not run it.
+async fn start(context: &Context, keys: &Keys, run: &Execution) -> Result<bool, Error> {
+    let mut started = transitions::start(keys, run, context.options.heartbeat_ttl);
+    // The worker's state rides along (before the final LREM, whose reply is the verdict).
+    let busy =
+        cmd("HSET")
+            .arg(&context.worker_key)
+            .args(["state", "busy", "current_job", &run.job_id]);
+    started.insert(started.len() - 1, busy);
+    let member = run.member();
+    let applied = context
+        .until_answered("starting a job", |attempt| {
+            let (started, member) = (&started, &member);
+            async move {
+                if attempt > 0 {
+                    let score = context
+                        .query(&cmd("ZSCORE").arg(&keys.wip).arg(member))
+                        .await?;
+                    if !score.is_nil() {
+                        return Ok(true);
+                    }
+                }
+                let replies = context.transaction(started).await?;
+                Ok(replies.last() != Some(&Reply::Integer(0)))
+            }
+        })
+        .await?;
+    if !applied {
+        let back_out = transitions::end_execution(keys, run);
+        context
+            .until_answered("backing out of a job", |_| context.transaction(&back_out))
+            .await?;
+        return Ok(false);
+    }
+    let busy =
+        cmd("HSET")
+            .arg(&context.worker_key)
+            .args(["state", "busy", "current_job", &run.job_id]);
+    if let Err(e) = context.query(&busy).await {
+        context.log(&format!("cannot mark the worker busy: {e}"));
+    }
+    Ok(true)
+}
+
+// BOOK: rq-execute
+/// Runs the job's function under the job's timeout, and under RQ's commands (`stop-job`,
+/// `kill-horse`). An async function runs as a task of its own, so that a panic in it becomes a
+/// failed job instead of killing this job task, and so that the timeout can drop it; a blocking
+/// one runs where [`Horse`](super::Horse) says.
+async fn execute(context: &Context, job: &Job, running: &Running) -> Outcome {
+    let call = match job.call() {
+        Ok(call) => call,
+        Err(e) => return Outcome::Failed(JobError::new(format!("InvalidJobError: {e}"))),
+    };
+    let func = call.func.clone();
+    let limit = job.timeout;
+    let ended = match context.functions.handlers.get(&func) {
+        None => Ended::Output(Err(JobError::new(format!(
+            "AttributeError: no function {func:?} is registered with this worker (it has: {})",
+            context.functions.names().join(", ")
+        )))),
+        Some(Handler::OnLoop(f)) => on_loop(f(call), limit, running).await,
+        Some(Handler::OnThread(f)) => {
+            run_blocking(context.options.horse, f, call, limit, &running.interrupted).await
+        }
+    };
+    match ended {
+        Ended::Output(Ok(value)) => Outcome::Returned(value),
+        Ended::Output(Err(error)) => Outcome::Failed(error),
+        Ended::TimedOut => Outcome::Failed(JobError::new(format!(
+            "JobTimeoutException: Task exceeded maximum timeout value ({} seconds)",
+            limit.map_or(0, |t| t.as_secs())
+        ))),
+        Ended::Interrupted => match running.why.get() {
+            Some(Interrupt::Stop) => Outcome::Stopped,
+            _ => Outcome::Failed(JobError::new(
+                "Work-horse terminated unexpectedly; killed by a kill-horse command",
+            )),
+        },
+    }
+}
+
+/// An async job function, as a task of its own, under its timeout and interrupts.
+async fn on_loop(
+    work: std::pin::Pin<Box<dyn std::future::Future<Output = JobOutput>>>,
+    limit: Option<Duration>,
+    running: &Running,
+) -> Ended {
+    let mut task = AbortOnDrop(spawn(work));
+    let bounded = async {
+        match limit {
+            None => Ok((&mut task.0).await),
+            Some(limit) => timeout(limit, &mut task.0).await,
+        }
+    };
+    match select(bounded, running.interrupted.wait()).await {
+        Either::Left(Ok(Ok(output))) => Ended::Output(output),
+        Either::Left(Ok(Err(join_error))) => Ended::Output(Err(JobError::new(format!(
+            "PanicException: the job function panicked: {}",
+            join_error.panic_message().unwrap_or("(no message)")
+        )))),
+        Either::Left(Err(_elapsed)) => Ended::TimedOut,
+        Either::Right(()) => Ended::Interrupted,
+    }
+}
+
+/// The one script that writes the outcome (see `scripts::end`): guarded by the run's `rq:wip`
+/// entry, with the worker's counters, and releasing dependents when the job will not run again.
+fn end_commands(
+    context: &Context,
+    keys: &Keys,
+    run: &Execution,
+    job: Option<&Job>,
+    outcome: &Outcome,
+    ended: SystemTime,
+) -> Cmd {
+    let stamp = utc_timestamp(ended);
+    let failure_ttl = job.map_or(DEFAULT_FAILURE_TTL, |j| j.failure_ttl);
+    let serializer = job
+        .and_then(|j| j.decode().ok())
+        .map_or(Serializer::Json, |(_, s)| s);
+    let (mut commands, released) = match outcome {
+        Outcome::Returned(value) => {
+            let ttl = job.map_or(DEFAULT_RESULT_TTL, |j| j.result_ttl);
+            match encode_result(serializer, value) {
+                Ok(bytes) => (
+                    transitions::finish(keys, run, bytes.as_deref(), ttl, ended),
+                    Some("finished"),
+                ),
+                Err(text) => (
+                    transitions::fail(keys, run, &text, failure_ttl, ended, "failed"),
+                    Some("failed"),
+                ),
+            }
+        }
+        Outcome::Stopped => (
+            transitions::fail(
+                keys,
+                run,
+                "Job stopped by user, work-horse terminated.",
+                failure_ttl,
+                ended,
+                "stopped",
+            ),
+            Some("stopped"),
+        ),
+        Outcome::Failed(error) => match job.filter(|j| j.retries_left > 0) {
+            Some(job) => {
+                let wait = job.retry_interval();
+                let commands = if wait.is_zero() {
+                    transitions::retry(keys, run, job.retries_left, job.at_front_on_retry, ended)
+                } else {
+                    transitions::schedule_retry(keys, run, job.retries_left, ended + wait)
+                };
+                (commands, None)
+            }
+            None => (
+                transitions::fail(keys, run, error.text(), failure_ttl, ended, "failed"),
+                Some("failed"),
+            ),
+        },
+    };
+    let succeeded = matches!(outcome, Outcome::Returned(_));
+    commands.extend(transitions::count(
+        &context.worker_key,
+        succeeded,
+        run,
+        ended,
+    ));
+    let dependents = released.map(|status| Dependents {
+        job_id: &run.job_id,
+        status,
+        stamp: &stamp,
+    });
+    scripts::end(&keys.wip, &run.member(), None, dependents, &commands)
+}
+
+/// `dumps(value)` for the result stream: `None` for `null` (RQ writes no field), or why the value
+/// cannot be written (then the job fails with that text).
+fn encode_result(
+    serializer: Serializer,
+    value: &serde_json::Value,
+) -> Result<Option<Vec<u8>>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    serializer
+        .dumps(value)
+        .map(Some)
+        .map_err(|e| format!("SerializationError: the return value cannot be written: {e}"))
+}
+
+/// RQ's log lines and the counters, once the outcome is in Redis.
+fn report(context: &Context, keys: &Keys, id: &str, job: Option<&Job>, outcome: &Outcome) {
+    let id = log_safe(id);
     match outcome {
-        Ok(value) => {
-            let ttl = job.as_ref().map_or(Ttl::Seconds(500), |j| j.result_ttl);
-            context
-                .finish(&transitions::finish(keys, &run, &value, ttl, ended))
-                .await?;
+        Outcome::Returned(_) => {
             Context::bump(&context.finished);
-            context.log(&format!("{}: Job OK ({id})", keys_queue_name(keys)));
-            context.log(&match ttl {
+            context.log(&format!("{}: Job OK ({id})", keys.name()));
+            context.log(&match job.map_or(DEFAULT_RESULT_TTL, |j| j.result_ttl) {
                 Ttl::Seconds(0) => "Result discarded immediately".to_owned(),
                 Ttl::Seconds(s) => format!("Result is kept for {s} seconds"),
                 Ttl::Forever => "Result will never expire, clean up result key manually".to_owned(),
             });
         }
-        Err(error) => {
-            let retries = job.as_ref().map_or(0, |j| j.retries_left);
+        Outcome::Stopped => {
+            Context::bump(&context.failed);
             context.log(&format!(
-                "[Job {id}]: exception raised while executing ({})\n{error}",
-                job.as_ref()
-                    .and_then(|j| j.call().ok())
-                    .map_or_else(|| "?".to_owned(), |c| c.func)
+                "Job {id}: stopped by user, moved to FailedJobRegistry"
             ));
-            if retries > 0 {
-                let at_front = job.as_ref().is_some_and(|j| j.at_front_on_retry);
-                context
-                    .finish(&transitions::retry(keys, &run, retries, at_front, ended))
-                    .await?;
-                Context::bump(&context.retried);
-                context.log(&format!(
-                    "Job {id}: enqueued for retry, {} remaining",
-                    retries - 1
-                ));
-            } else {
-                let ttl = job.as_ref().map_or(DEFAULT_FAILURE_TTL, |j| j.failure_ttl);
-                context
-                    .finish(&transitions::fail(keys, &run, error.text(), ttl, ended))
-                    .await?;
-                Context::bump(&context.failed);
+        }
+        Outcome::Failed(error) => {
+            let func = job
+                .and_then(|j| j.call().ok())
+                .map_or_else(|| "?".to_owned(), |c: Call| c.func);
+            context.log(&format!(
+                "[Job {id}]: exception raised while executing ({})\n{}",
+                log_safe(&func),
+                log_safe(error.text())
+            ));
+            match job.filter(|j| j.retries_left > 0) {
+                Some(job) => {
+                    Context::bump(&context.retried);
+                    let left = job.retries_left - 1;
+                    let wait = job.retry_interval();
+                    context.log(&if wait.is_zero() {
+                        format!("Job {id}: enqueued for retry, {left} remaining")
+                    } else {
+                        format!(
+                            "Job {id}: scheduled for retry in {} s, {left} remaining",
+                            wait.as_secs()
+                        )
+                    });
+                }
+                None => Context::bump(&context.failed),
             }
         }
-    }
-    Ok(())
-}
-
-pub(super) fn keys_queue_name(keys: &Keys) -> &str {
-    keys.queue.strip_prefix("rq:queue:").unwrap_or(&keys.queue)
-}
-
-// BOOK: rq-execute
-/// Runs the job's function under the job's timeout. The function runs as a task of its own (on
-/// the loop, or on the blocking pool), so that a panic in it becomes a failed job instead of
-/// killing this job task, and the timeout can abort it.
-pub(super) async fn execute(context: &Context, job: &Job) -> JobOutput {
-    let call = job
-        .call()
-        .map_err(|e| JobError::new(format!("InvalidJobError: {e}")))?;
-    let func = call.func.clone();
-    let task = match context.functions.handlers.get(&func) {
-        None => {
-            return Err(JobError::new(format!(
-                "AttributeError: no function {func:?} is registered with this worker \
-                 (it has: {})",
-                context.functions.names().join(", ")
-            )))
-        }
-        Some(Handler::OnLoop(f)) => AbortOnDrop(spawn(f(call))),
-        Some(Handler::OnThread(f)) => {
-            let f = Arc::clone(f);
-            AbortOnDrop(spawn_blocking(move || f(call)))
-        }
-    };
-    let mut task = task;
-    let joined = match job.timeout {
-        None => Ok((&mut task.0).await),
-        Some(limit) => timeout(limit, &mut task.0).await,
-    };
-    match joined {
-        Ok(Ok(output)) => output,
-        Ok(Err(join_error)) => Err(JobError::new(format!(
-            "PanicException: {func} panicked: {}",
-            join_error.panic_message().unwrap_or("(no message)")
-        ))),
-        Err(_elapsed) => Err(JobError::new(format!(
-            "JobTimeoutException: Task exceeded maximum timeout value ({} seconds)",
-            job.timeout.map_or(0, |t| t.as_secs())
-        ))),
     }
 }
 
 /// Pushes the job's `rq:wip` deadline forward every `heartbeat_interval`, for as long as it is
-/// polled (it is dropped when the job ends). A failed heartbeat is only logged: the next one
-/// may get through before the deadline.
-pub(super) async fn heartbeat(context: &Context, run: &Execution) -> std::convert::Infallible {
+/// polled (it is dropped when the job's outcome is written). A failed heartbeat is only logged:
+/// the next one may get through before the deadline.
+async fn heartbeat(context: &Context, keys: &Keys, run: &Execution) -> std::convert::Infallible {
+    let options = &context.options;
     loop {
-        sleep(context.heartbeat_interval).await;
-        let commands =
-            transitions::heartbeat(&context.keys, run, SystemTime::now(), context.heartbeat_ttl);
+        sleep(options.heartbeat_interval).await;
+        let commands = transitions::heartbeat(keys, run, SystemTime::now(), options.heartbeat_ttl);
         if let Err(e) = context.transaction(&commands).await {
-            context.log(&format!("heartbeat of job {} failed: {e}", run.job_id));
+            context.log(&format!(
+                "heartbeat of job {} failed: {e}",
+                log_safe(&run.job_id)
+            ));
         }
     }
+}
+
+/// The failure text of a job whose worker stopped heartbeating, as RQ writes it (recovery).
+pub(crate) fn abandoned_text(now: SystemTime) -> String {
+    format!(
+        "AbandonedJobError: Moved to FailedJobRegistry, due to AbandonedJobError, at {} (the \
+         worker running it stopped sending heartbeats: killed, crashed, or cut off from Redis)",
+        utc_timestamp(now)
+    )
 }

@@ -2,8 +2,8 @@
 //! function reports failure.
 //!
 //! Functions registered with [`Functions::register`] are futures on the loop (fetching a URL
-//! costs no thread); [`Functions::register_blocking`] ones go to the blocking pool
-//! (`spawn_blocking`).
+//! costs no thread); [`Functions::register_blocking`] ones run on a thread of their own, or in a
+//! work-horse process (`horse.rs`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -57,14 +57,14 @@ impl From<&str> for JobError {
 /// What a job function returns: its JSON return value, or why it failed.
 pub type JobOutput = Result<Value, JobError>;
 
-type OnLoop = Rc<dyn Fn(Call) -> Pin<Box<dyn Future<Output = JobOutput>>>>;
-type OnThread = Arc<dyn Fn(Call) -> JobOutput + Send + Sync>;
+pub(super) type OnLoop = Rc<dyn Fn(Call) -> Pin<Box<dyn Future<Output = JobOutput>>>>;
+pub(super) type OnThread = Arc<dyn Fn(Call) -> JobOutput + Send + Sync>;
 
 #[derive(Clone)]
 pub(super) enum Handler {
     /// A future on the worker's loop.
     OnLoop(OnLoop),
-    /// A closure for the blocking pool.
+    /// A closure that blocks: a thread of its own, or a work horse.
     OnThread(OnThread),
 }
 
@@ -112,9 +112,11 @@ impl Functions {
         self
     }
 
-    /// Registers a blocking function: it runs on the blocking pool. A thread cannot be
+    /// Registers a blocking function: it runs on a thread of its own, or, with
+    /// [`Horse::Process`](super::Horse::Process), in a child process. A thread cannot be
     /// interrupted, so when the job's timeout passes the job is failed at once but the thread
-    /// runs on until the function returns, and its result is dropped.
+    /// runs on until the function returns, and its result is dropped; a child process is
+    /// killed.
     pub fn register_blocking<F>(&mut self, name: &str, f: F) -> &mut Functions
     where
         F: Fn(Call) -> JobOutput + Send + Sync + 'static,

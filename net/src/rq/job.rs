@@ -5,9 +5,14 @@
 //! [`Call::from_data`] and [`JobResult::from_entry`] return typed errors for anything RQ could not
 //! have written; the worker turns those into failed jobs.
 //!
-//! With RQ's JSON serializer a job's `data` is `zlib(json([func, null, args, kwargs]))`. The
-//! `null` is the instance of a bound method, which JSON cannot carry anyway. RQ reads `data`
-//! by trying `zlib.decompress` and falling back to the raw bytes; so do we.
+//! A job's `data` is `zlib(serializer.dumps((func, None, args, kwargs)))`, with pickle (RQ's
+//! default) or JSON (`call.rs`, `serializer.rs`). The `None` is the instance of a bound method,
+//! which we never call. RQ reads `data` by trying `zlib.decompress` and falling back to the raw
+//! bytes; so do we.
+//!
+//! Every number read here is range-checked (a `timeout` of `1e20`, Python's
+//! `job_timeout=10**20`, is an error, never a panic): such a job is failed with
+//! `InvalidJobError` instead of being run or requeued.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +23,7 @@ use serde_json::Value;
 pub use super::call::Call;
 use super::codec::{base64_decode, zlib_decompress};
 use super::error::Error;
+use super::serializer::Serializer;
 
 /// `Queue.DEFAULT_TIMEOUT`: how long a job may run when its hash says nothing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -25,6 +31,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 pub const DEFAULT_RESULT_TTL: Ttl = Ttl::Seconds(500);
 /// RQ's default `failure_ttl`: a failed job is kept a year.
 pub const DEFAULT_FAILURE_TTL: Ttl = Ttl::Seconds(31_536_000);
+/// The longest timeout, ttl or retry interval read from a job hash: `u32::MAX` seconds (136
+/// years). Anything longer is not a job anyone meant, and would overflow clocks and Redis's
+/// `EXPIRE`.
+pub const MAX_SECONDS: u64 = u32::MAX as u64;
 
 /// A job's status, the `status` field of its hash (RQ's `JobStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,7 +127,10 @@ impl Ttl {
     fn parse(text: &str) -> Option<Ttl> {
         match text.trim().parse::<i64>().ok()? {
             -1 => Some(Ttl::Forever),
-            n => u64::try_from(n).ok().map(Ttl::Seconds),
+            n => u64::try_from(n)
+                .ok()
+                .filter(|n| *n <= MAX_SECONDS)
+                .map(Ttl::Seconds),
         }
     }
 }
@@ -155,6 +168,17 @@ pub struct Job {
     pub ended_at: String,
     /// `exc_info`, inflated: the failure text, when the job failed.
     pub exc_info: Option<String>,
+    /// `retry_intervals`: seconds to wait before each retry (RQ's `Retry(interval=...)`);
+    /// empty for "at once".
+    pub retry_intervals: Vec<u64>,
+    /// `enqueue_at_front`: a scheduled or dependent job goes to the head of its queue.
+    pub at_front: bool,
+    /// `ttl`: how long the job may wait in a queue before it is dropped.
+    pub ttl: Option<u64>,
+    /// `dependency_ids`: the jobs this one waited for (`depends_on`).
+    pub dependency_ids: Vec<String>,
+    /// `allow_dependency_failures`: run it even if a dependency failed.
+    pub allow_dependency_failures: bool,
 }
 
 impl Job {
@@ -185,8 +209,12 @@ impl Job {
             "" | "None" => Some(DEFAULT_TIMEOUT),
             t => match t.parse::<f64>() {
                 Ok(-1.0) => None,
-                Ok(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-                _ => return Err(bad(format!("timeout {t:?} is not a number of seconds"))),
+                Ok(s) if s > 0.0 && s <= MAX_SECONDS as f64 => Some(Duration::from_secs_f64(s)),
+                _ => {
+                    return Err(bad(format!(
+                        "timeout {t:?} is not -1 or a number of seconds from 0 to {MAX_SECONDS}"
+                    )))
+                }
             },
         };
         let ttl = |value: String, field: &str, default: Ttl| -> Result<Ttl, Error> {
@@ -206,6 +234,32 @@ impl Job {
                 .map_err(|_| bad(format!("retries_left {t:?} is not a count")))?,
         };
         let at_front_on_retry = text("enqueue_at_front_on_retry")?.trim() == "1";
+        let retry_intervals = match text("retry_intervals")?.trim() {
+            "" | "None" => Vec::new(),
+            t => serde_json::from_str::<Vec<u64>>(t)
+                .ok()
+                .filter(|all| all.iter().all(|s| *s <= MAX_SECONDS))
+                .ok_or_else(|| bad(format!("retry_intervals {t:?} is not a list of seconds")))?,
+        };
+        let ttl = match text("ttl")?.trim() {
+            "" | "None" => None,
+            t => Some(
+                t.parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= MAX_SECONDS)
+                    .ok_or_else(|| bad(format!("ttl {t:?} is not a number of seconds")))?,
+            ),
+        };
+        let dependency_ids = match text("dependency_ids")?.trim() {
+            "" => match text("dependency_id")?.trim() {
+                "" => Vec::new(),
+                one => vec![one.to_owned()],
+            },
+            t => serde_json::from_str::<Vec<String>>(t)
+                .map_err(|_| bad(format!("dependency_ids {t:?} is not a list of ids")))?,
+        };
+        let allow_dependency_failures = text("allow_dependency_failures")?.trim() == "1";
+        let at_front = text("enqueue_at_front")?.trim() == "1";
         Ok(Some(Job {
             id: id.to_owned(),
             status: JobStatus::parse(&status_text),
@@ -222,20 +276,38 @@ impl Job {
             started_at: text("started_at")?,
             ended_at: text("ended_at")?,
             exc_info,
+            retry_intervals,
+            at_front,
+            ttl,
+            dependency_ids,
+            allow_dependency_failures,
         }))
     }
 
     /// The call in `data`; [`Error::BadJob`] if it cannot be read.
     pub fn call(&self) -> Result<Call, Error> {
-        Call::from_data(&self.data).map_err(|reason| Error::BadJob {
+        self.decode().map(|(call, _)| call)
+    }
+
+    /// The call in `data`, and the serializer that wrote it (results are written in the same).
+    pub fn decode(&self) -> Result<(Call, Serializer), Error> {
+        Call::decode(&self.data).map_err(|reason| Error::BadJob {
             id: self.id.clone(),
             reason,
         })
     }
+
+    /// The wait before the next retry when `retries_left` retries are left: RQ's
+    /// `get_retry_interval` (intervals are used from the end of the list backwards).
+    pub fn retry_interval(&self) -> Duration {
+        let n = self.retry_intervals.len();
+        let index = n.saturating_sub(self.retries_left as usize);
+        Duration::from_secs(self.retry_intervals.get(index).copied().unwrap_or(0))
+    }
 }
 
-/// Options of one enqueue: RQ's `job_timeout`, `result_ttl`, `failure_ttl`, `retry` and
-/// `at_front`.
+/// Options of one enqueue: RQ's `job_timeout`, `result_ttl`, `failure_ttl`, `ttl`,
+/// `retry=Retry(max, interval)`, `at_front`, `depends_on`, and the serializer.
 ///
 /// ```
 /// use std::time::Duration;
@@ -254,10 +326,21 @@ pub struct JobOptions {
     pub result_ttl: Option<Ttl>,
     /// `failure_ttl`; `None` leaves the field out, and workers keep failures a year.
     pub failure_ttl: Option<Ttl>,
-    /// `retries_left`: how many times a failure (or a worker's death) is retried at once.
+    /// `retries_left`: how many times a failure (or a worker's death) is retried.
     pub retries: u32,
+    /// `retry_intervals`: seconds before each retry (RQ's `Retry(interval=[...])`); empty for
+    /// "at once".
+    pub retry_intervals: Vec<u64>,
     /// Put the job at the head of the queue (`LPUSH`) instead of the tail.
     pub at_front: bool,
+    /// `ttl`: drop the job if it has not started within this long.
+    pub ttl: Option<Duration>,
+    /// `depends_on`: the job is deferred until these jobs have finished.
+    pub depends_on: Vec<String>,
+    /// `Dependency(allow_failure=True)`: a failed dependency releases it too.
+    pub allow_dependency_failures: bool,
+    /// How `data` is written: pickle (RQ's default) or JSON.
+    pub serializer: Serializer,
 }
 
 impl Default for JobOptions {
@@ -267,7 +350,12 @@ impl Default for JobOptions {
             result_ttl: None,
             failure_ttl: None,
             retries: 0,
+            retry_intervals: Vec::new(),
             at_front: false,
+            ttl: None,
+            depends_on: Vec::new(),
+            allow_dependency_failures: false,
+            serializer: Serializer::Pickle,
         }
     }
 }
@@ -297,9 +385,35 @@ impl JobOptions {
         self
     }
 
+    /// Sets [`retries`](Self::retries) and [`retry_intervals`](Self::retry_intervals): RQ's
+    /// `Retry(max=n, interval=[...])`.
+    pub fn retry(mut self, n: u32, intervals: &[Duration]) -> JobOptions {
+        self.retries = n;
+        self.retry_intervals = intervals.iter().map(Duration::as_secs).collect();
+        self
+    }
+
     /// Sets [`at_front`](Self::at_front).
     pub fn at_front(mut self, yes: bool) -> JobOptions {
         self.at_front = yes;
+        self
+    }
+
+    /// Sets [`depends_on`](Self::depends_on).
+    pub fn depends_on<S: AsRef<str>>(mut self, ids: impl IntoIterator<Item = S>) -> JobOptions {
+        self.depends_on = ids.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Sets [`allow_dependency_failures`](Self::allow_dependency_failures).
+    pub fn allow_dependency_failures(mut self, yes: bool) -> JobOptions {
+        self.allow_dependency_failures = yes;
+        self
+    }
+
+    /// Sets [`serializer`](Self::serializer).
+    pub fn serializer(mut self, serializer: Serializer) -> JobOptions {
+        self.serializer = serializer;
         self
     }
 }
@@ -348,9 +462,10 @@ impl JobResult {
         match kind {
             1 => match base64("return_value")? {
                 None => Ok(JobResult::Finished(Value::Null)),
-                Some(json) => serde_json::from_slice(&json)
+                Some(bytes) => Serializer::detect(&bytes)
+                    .loads(&bytes)
                     .map(JobResult::Finished)
-                    .map_err(|e| bad(&format!("return_value is not JSON: {e}"))),
+                    .map_err(|e| bad(&format!("return_value: {e}"))),
             },
             2 => {
                 let packed = base64("exc_string")?.unwrap_or_default();
@@ -410,11 +525,34 @@ mod tests {
         assert!(Job::from_hash("x", HashMap::new()).unwrap().is_none());
         let err = Job::from_hash("x", hash(&[("timeout", b"soon")])).unwrap_err();
         assert!(err.to_string().contains("timeout \"soon\""), "{err}");
+        // Python's job_timeout=10**20, and other numbers no clock or EXPIRE can hold.
+        for (field, value) in [
+            ("timeout", &b"1e20"[..]),
+            ("timeout", b"100000000000000000000"),
+            ("timeout", b"inf"),
+            ("timeout", b"NaN"),
+            ("timeout", b"-5"),
+            ("result_ttl", b"99999999999999"),
+            ("failure_ttl", b"-2"),
+            ("retries_left", b"99999999999"),
+            ("retry_intervals", b"[1, -1]"),
+            ("retry_intervals", b"[1e30]"),
+            ("ttl", b"18446744073709551616"),
+            ("dependency_ids", b"{\"a\": 1}"),
+        ] {
+            let err = Job::from_hash("x", hash(&[(field, value)])).unwrap_err();
+            assert!(err.to_string().contains(field), "{field}={value:?}: {err}");
+        }
         let err = Job::from_hash("x", hash(&[("status", b"\xff")])).unwrap_err();
         assert!(err.to_string().contains("not UTF-8"), "{err}");
         for (data, expected) in [
-            (&b"\x80\x04pickle"[..], "not JSON"),
-            (b"{}", "not a JSON array"),
+            (&b"\x80\x04pickle"[..], "not a pickle job"),
+            (
+                b"\x80\x05\x8c\x05posix\x94\x8c\x06system\x94\x93\x94.",
+                "pickle is code",
+            ),
+            (b"nope", "not a json job"),
+            (b"{}", "not an array"),
             (b"[\"f\", null, []]", "4-element"),
             (b"[1, null, [], {}]", "not a string"),
             (b"[\"f\", {}, [], {}]", "instance"),

@@ -15,6 +15,12 @@
 //! | `rq:job:<id>` | hash | the job: status, `data`, timestamps, ttls |
 //! | `rq:results:<id>` | stream | one entry per execution; the latest is the result |
 //! | `rq:execution:<id>:<exec>`, `rq:executions:<id>` | hash, zset | one execution's heartbeat |
+//! | `rq:scheduled:<q>` | zset | ids waiting for their time (`enqueue_at`, retry intervals), scored by it |
+//! | `rq:deferred:<q>` | zset | ids waiting for their dependencies |
+//! | `rq:job:<id>:dependents`, `rq:job::<id>:dependencies` | set, set | who waits for `<id>`; what `<id>` waits for (RQ's double colon) |
+//! | `rq:worker:<name>`, `rq:workers`, `rq:workers:<q>` | hash, set, set | a worker's registration, and the indexes `rq info` reads |
+//! | `rq:pubsub:<name>` | channel | commands to a worker (shutdown, stop-job, kill-horse) |
+//! | `rq:scheduler-lock:<q>`, `rq:scheduler:<name>` | string, hash | who runs the scheduler for `<q>`; that scheduler |
 
 /// The keys of one queue, built once.
 ///
@@ -38,7 +44,18 @@ pub struct Keys {
     pub finished: String,
     /// `rq:failed:<q>`: jobs that failed, until their failure record expires.
     pub failed: String,
+    /// `rq:scheduled:<q>`: jobs waiting for their time, scored by it (epoch seconds).
+    pub scheduled: String,
+    /// `rq:deferred:<q>`: jobs waiting for their dependencies.
+    pub deferred: String,
+    /// `rq:workers:<q>`: the keys of the workers listening on this queue.
+    pub workers: String,
+    /// `rq:scheduler-lock:<q>`: the name of the one scheduler moving this queue's due jobs.
+    pub scheduler_lock: String,
 }
+
+/// `rq:workers`: the keys of all registered workers (`Worker.all()`, `rq info`).
+pub const WORKERS: &str = "rq:workers";
 
 /// `rq:queues`: the set of all queue keys (`rq info` lists queues from it).
 pub const QUEUES: &str = "rq:queues";
@@ -53,7 +70,41 @@ impl Keys {
             wip: format!("rq:wip:{name}"),
             finished: format!("rq:finished:{name}"),
             failed: format!("rq:failed:{name}"),
+            scheduled: format!("rq:scheduled:{name}"),
+            deferred: format!("rq:deferred:{name}"),
+            workers: format!("rq:workers:{name}"),
+            scheduler_lock: format!("rq:scheduler-lock:{name}"),
         }
+    }
+
+    /// The queue's name (`default` for `rq:queue:default`).
+    pub fn name(&self) -> &str {
+        self.queue.strip_prefix("rq:queue:").unwrap_or(&self.queue)
+    }
+
+    /// `rq:job:<id>:dependents`: the jobs waiting for `id`.
+    pub fn dependents(id: &str) -> String {
+        format!("rq:job:{id}:dependents")
+    }
+
+    /// `rq:job::<id>:dependencies`: the jobs `id` waits for (the double colon is RQ's).
+    pub fn dependencies(id: &str) -> String {
+        format!("rq:job::{id}:dependencies")
+    }
+
+    /// `rq:worker:<name>`: a worker's registration hash.
+    pub fn worker(name: &str) -> String {
+        format!("rq:worker:{name}")
+    }
+
+    /// `rq:pubsub:<name>`: the channel a worker takes commands on.
+    pub fn pubsub(name: &str) -> String {
+        format!("rq:pubsub:{name}")
+    }
+
+    /// `rq:scheduler:<name>`: a scheduler's hash.
+    pub fn scheduler(name: &str) -> String {
+        format!("rq:scheduler:{name}")
     }
 
     /// `rq:job:<id>`: the job hash.

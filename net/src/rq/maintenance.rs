@@ -20,15 +20,24 @@
 //!   is not lost: it is in `rq:failed:<q>` and [`Queue::requeue_failed`](super::Queue::requeue_failed)
 //!   puts it back.
 //!
-//! Two passes may run at once (two workers): each decision is a `WATCH`ed transaction on the
-//! structures it reads, so the second one sees the job already moved and does nothing.
+//! Two passes may run at once (two workers, Python's or ours): an abandoned job is ended by the
+//! guarded end script (`scripts.rs`), which does nothing unless the run is still in `rq:wip`
+//! and still expired; an intermediate entry is requeued by a `WATCH`ed transaction. Either way
+//! the second pass sees the job already moved and does nothing.
 
 use std::time::{Duration, SystemTime};
 
-use super::codec::{epoch_seconds, epoch_whole_seconds, utc_timestamp};
+use std::rc::Rc;
+
+use simul_runtime::time::sleep;
+
+use super::codec::{epoch_seconds, epoch_whole_seconds, log_safe, utc_timestamp};
+use super::context::Context;
 use super::error::Error;
+use super::execution::abandoned_text;
 use super::job::{Job, DEFAULT_FAILURE_TTL};
 use super::keys::Keys;
+use super::scripts::{self, Dependents};
 use super::transitions::{self, Execution};
 use crate::redis::{cmd, Cmd, Connection, Error as RedisError, Value};
 
@@ -131,7 +140,9 @@ async fn unwatch(conn: &mut Connection) -> Result<(), Error> {
     Ok(())
 }
 
-/// Handles one expired `rq:wip` member `<job id>:<execution id>`.
+/// Handles one expired `rq:wip` member `<job id>:<execution id>`: one guarded end script
+/// (`scripts::end`, with "still expired" as the guard), so a job whose worker heartbeated after
+/// all, or that another pass handled first, is left alone.
 async fn abandon(
     conn: &mut Connection,
     keys: &Keys,
@@ -140,61 +151,58 @@ async fn abandon(
     report: &mut Report,
 ) -> Result<(), Error> {
     let (job_id, execution) = member.rsplit_once(':').unwrap_or((member, ""));
+    let now = SystemTime::now();
     let run = Execution {
         job_id: job_id.to_owned(),
         id: execution.to_owned(),
         worker: worker.to_owned(),
-        started: SystemTime::now(),
+        started: now,
     };
-    for _ in 0..WATCH_RETRIES {
-        conn.query(&cmd("WATCH").arg(&keys.wip))
-            .await?
-            .into_result()?;
-        let now = SystemTime::now();
-        let score = conn
-            .query(&cmd("ZSCORE").arg(&keys.wip).arg(member))
-            .await?
-            .into_result()?;
-        let still_expired = score
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-            .is_some_and(|s| s <= epoch_whole_seconds(now) as f64);
-        if !still_expired {
-            // Another pass handled it, or its worker is alive after all and heartbeated.
-            unwatch(conn).await?;
-            return Ok(());
+    let hash = conn.hgetall(Keys::job(job_id)).await?;
+    let job = Job::from_hash(job_id, hash);
+    let stamp = utc_timestamp(now);
+    let (commands, retried, released) = match &job {
+        // The job hash expired or was deleted: only the registry entry is left.
+        Ok(None) => (transitions::end_execution(keys, &run), None, None),
+        Ok(Some(job)) if job.retries_left > 0 => {
+            let wait = job.retry_interval();
+            let commands = if wait.is_zero() {
+                transitions::retry(keys, &run, job.retries_left, job.at_front_on_retry, now)
+            } else {
+                transitions::schedule_retry(keys, &run, job.retries_left, now + wait)
+            };
+            (commands, Some(true), None)
         }
-        let hash = conn.hgetall(Keys::job(job_id)).await?;
-        let job = Job::from_hash(job_id, hash);
-        let (commands, retried) = match &job {
-            // The job hash expired or was deleted: only the registry entry is left.
-            Ok(None) => (transitions::end_execution(keys, &run), None),
-            Ok(Some(job)) if job.retries_left > 0 => (
-                transitions::retry(keys, &run, job.retries_left, job.at_front_on_retry, now),
-                Some(true),
-            ),
-            _ => {
-                let text = format!(
-                    "AbandonedJobError: Moved to FailedJobRegistry, due to AbandonedJobError, at \
-                     {} (the worker running it stopped sending heartbeats: killed, crashed, or \
-                     cut off from Redis)",
-                    utc_timestamp(now)
-                );
-                let ttl = job
-                    .as_ref()
-                    .ok()
-                    .and_then(Option::as_ref)
-                    .map_or(DEFAULT_FAILURE_TTL, |j| j.failure_ttl);
-                (transitions::fail(keys, &run, &text, ttl, now), Some(false))
-            }
-        };
-        if exec_watched(conn, &commands).await? {
-            match retried {
-                Some(true) => report.retried.push(job_id.to_owned()),
-                Some(false) => report.abandoned.push(job_id.to_owned()),
-                None => {}
-            }
-            return Ok(());
+        // Readable or not (a poison job fails here too, never requeued), it failed.
+        _ => {
+            let ttl = job
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map_or(DEFAULT_FAILURE_TTL, |j| j.failure_ttl);
+            let text = abandoned_text(now);
+            let commands = transitions::fail(keys, &run, &text, ttl, now, "failed");
+            (commands, Some(false), Some("failed"))
+        }
+    };
+    let dependents = released.map(|status| Dependents {
+        job_id,
+        status,
+        stamp: &stamp,
+    });
+    let end = scripts::end(
+        &keys.wip,
+        member,
+        Some(epoch_whole_seconds(now)),
+        dependents,
+        &commands,
+    );
+    let done = conn.query(&end).await?.into_result()?;
+    if done != Value::Integer(0) {
+        match retried {
+            Some(true) => report.retried.push(job_id.to_owned()),
+            Some(false) => report.abandoned.push(job_id.to_owned()),
+            None => {}
         }
     }
     Ok(())
@@ -292,4 +300,55 @@ async fn wip_has_job(conn: &mut Connection, keys: &Keys, id: &str) -> Result<boo
         .iter()
         .filter_map(Value::as_bytes)
         .any(|m| m.starts_with(prefix.as_bytes())))
+}
+
+/// One recovery pass over every queue of the worker, logged.
+pub(crate) async fn maintain(context: &Context, janitor: &mut Connection, queues: &[Keys]) {
+    let options = &context.options;
+    for keys in queues {
+        let report = recover(
+            janitor,
+            keys.name(),
+            options.intermediate_grace,
+            &context.worker,
+        )
+        .await;
+        match report {
+            Ok(report) => {
+                for id in &report.requeued {
+                    context.log(&format!(
+                        "Recovered job {} from the intermediate list: requeued",
+                        log_safe(id)
+                    ));
+                }
+                for id in &report.retried {
+                    context.log(&format!(
+                        "Abandoned job {}: requeued (it had retries left)",
+                        log_safe(id)
+                    ));
+                }
+                for id in &report.abandoned {
+                    context.log(&format!(
+                        "Abandoned job {}: moved to FailedJobRegistry",
+                        log_safe(id)
+                    ));
+                }
+                let n = report.requeued.len() + report.retried.len() + report.abandoned.len();
+                context.recovered.set(context.recovered.get() + n as u64);
+            }
+            Err(e) => context.log(&format!("recovery pass over {}: {e}", keys.name())),
+        }
+    }
+}
+
+/// [`maintain`] every `maintenance_interval`, for ever (the worker drops it when it stops).
+pub(crate) async fn maintenance_loop(
+    context: Rc<Context>,
+    mut janitor: Connection,
+    queues: Vec<Keys>,
+) {
+    loop {
+        sleep(context.options.maintenance_interval).await;
+        maintain(&context, &mut janitor, &queues).await;
+    }
 }

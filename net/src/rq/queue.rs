@@ -1,19 +1,23 @@
 //! The client side: enqueue a job exactly as Python's `Queue.enqueue` does, and look up its
 //! status and result the way `job.get_status()` and `job.return_value()` do.
 //!
-//! Invariant this file owns: **an enqueue is one transaction.** The job hash, the queue list and
-//! the `rq:queues` set are written by one `MULTI`/`EXEC`, so a worker can never take an id whose
-//! hash is not there yet, and a crash half-way leaves nothing behind.
+//! Invariant this file owns: **an enqueue is one transaction.** The job hash, the queue list (or
+//! the scheduled or deferred registry) and the `rq:queues` set are written by one
+//! `MULTI`/`EXEC`, so a worker can never take an id whose hash is not there yet, and a crash
+//! half-way leaves nothing behind. Whether a job with dependencies is queued or deferred is
+//! decided inside that transaction, by a script (`scripts.rs`): a dependency cannot finish
+//! between the look and the decision, which would leave the job deferred for ever.
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 use simul_runtime::time::now;
 
-use super::codec::{utc_timestamp, uuid4};
+use super::codec::{epoch_whole_seconds, utc_timestamp, uuid4};
 use super::error::Error;
-use super::job::{Call, Job, JobOptions, JobResult, JobStatus};
+use super::job::{Call, Job, JobOptions, JobResult, JobStatus, MAX_SECONDS};
 use super::keys::{Keys, QUEUES};
+use super::scripts;
 use crate::redis::{cmd, Connection, Value as Reply};
 
 /// One RQ queue on one connection.
@@ -79,13 +83,54 @@ impl Queue {
     // BOOK: rq-enqueue
     /// Enqueues `func(*args, **kwargs)` with `options`, writing what `Queue.enqueue` writes:
     /// every field of the job hash (empty strings included), the id at the tail (or head) of
-    /// `rq:queue:<name>`, and the queue key in `rq:queues`, in one transaction.
+    /// `rq:queue:<name>`, and the queue key in `rq:queues`, in one transaction. With
+    /// `depends_on`, the job is queued only if every dependency has finished, and deferred
+    /// otherwise (`rq:deferred:<name>`), decided on the server in the same transaction.
     pub async fn enqueue_with(
         &mut self,
         func: &str,
         args: Value,
         kwargs: Map<String, Value>,
         options: &JobOptions,
+    ) -> Result<String, Error> {
+        self.write_job(func, args, kwargs, options, None).await
+    }
+
+    /// `enqueue_at`: the job waits in `rq:scheduled:<name>` (status `scheduled`) until `at`,
+    /// when a scheduler (`rq worker --with-scheduler`, or ours) moves it onto the queue.
+    pub async fn enqueue_at(
+        &mut self,
+        at: SystemTime,
+        func: &str,
+        args: Value,
+        kwargs: Map<String, Value>,
+        options: &JobOptions,
+    ) -> Result<String, Error> {
+        self.write_job(func, args, kwargs, options, Some(at)).await
+    }
+
+    /// `enqueue_in`: [`enqueue_at`](Self::enqueue_at) `delay` from now.
+    pub async fn enqueue_in(
+        &mut self,
+        delay: Duration,
+        func: &str,
+        args: Value,
+        kwargs: Map<String, Value>,
+        options: &JobOptions,
+    ) -> Result<String, Error> {
+        let at = SystemTime::now()
+            .checked_add(delay)
+            .ok_or_else(|| Error::BadArguments(format!("a delay of {delay:?} is too long")))?;
+        self.enqueue_at(at, func, args, kwargs, options).await
+    }
+
+    async fn write_job(
+        &mut self,
+        func: &str,
+        args: Value,
+        kwargs: Map<String, Value>,
+        options: &JobOptions,
+        at: Option<SystemTime>,
     ) -> Result<String, Error> {
         let Value::Array(args) = args else {
             return Err(Error::BadArguments(format!(
@@ -97,11 +142,21 @@ impl Queue {
             args,
             kwargs,
         };
+        let data = call
+            .to_data(options.serializer)
+            .map_err(Error::BadArguments)?;
         let id = uuid4().map_err(Error::Entropy)?;
-        let stamp = utc_timestamp(SystemTime::now());
+        let now = SystemTime::now();
+        let stamp = utc_timestamp(now);
+        let deferrable = !options.depends_on.is_empty();
+        let status = match (at, deferrable) {
+            (Some(_), _) => JobStatus::Scheduled,
+            (None, true) => JobStatus::Deferred,
+            (None, false) => JobStatus::Queued,
+        };
         let mut fields: Vec<(&str, Vec<u8>)> = vec![
             ("created_at", stamp.clone().into_bytes()),
-            ("data", call.to_data()),
+            ("data", data),
             ("success_callback_name", Vec::new()),
             ("failure_callback_name", Vec::new()),
             ("stopped_callback_name", Vec::new()),
@@ -112,15 +167,25 @@ impl Queue {
             ("group_id", Vec::new()),
         ];
         if options.retries > 0 {
+            let intervals = if options.retry_intervals.is_empty() {
+                vec![0]
+            } else {
+                options.retry_intervals.clone()
+            };
             fields.push(("retries_left", options.retries.to_string().into_bytes()));
-            fields.push(("retry_intervals", b"[0]".to_vec()));
+            fields.push((
+                "retry_intervals",
+                Value::from(intervals).to_string().into_bytes(),
+            ));
         }
         fields.push(("origin", self.name.clone().into_bytes()));
         fields.push(("description", call.description().into_bytes()));
-        fields.push(("enqueued_at", stamp.into_bytes()));
+        if at.is_none() && !deferrable {
+            fields.push(("enqueued_at", stamp.clone().into_bytes()));
+        }
         let timeout = options
             .timeout
-            .map_or(-1, |t| t.as_secs().max(1) as i64)
+            .map_or(-1, |t| t.as_secs().clamp(1, MAX_SECONDS) as i64)
             .to_string();
         fields.push(("timeout", timeout.into_bytes()));
         if let Some(ttl) = options.result_ttl {
@@ -129,17 +194,52 @@ impl Queue {
         if let Some(ttl) = options.failure_ttl {
             fields.push(("failure_ttl", ttl.as_i64().to_string().into_bytes()));
         }
-        fields.push(("status", JobStatus::Queued.as_str().as_bytes().to_vec()));
-        let hset = fields
-            .into_iter()
-            .fold(cmd("HSET").arg(Keys::job(&id)), |c, (f, v)| c.arg(f).arg(v));
-        let push = if options.at_front { "LPUSH" } else { "RPUSH" };
+        fields.push(("status", status.as_str().as_bytes().to_vec()));
+        if deferrable {
+            let ids = Value::from(options.depends_on.clone()).to_string();
+            fields.push(("dependency_id", options.depends_on[0].clone().into_bytes()));
+            fields.push(("dependency_ids", ids.into_bytes()));
+            if options.allow_dependency_failures {
+                fields.push(("allow_dependency_failures", b"1".to_vec()));
+            }
+        }
+        let ttl = options.ttl.map(|t| t.as_secs().clamp(1, MAX_SECONDS));
+        if let Some(ttl) = ttl {
+            fields.push(("ttl", ttl.to_string().into_bytes()));
+        }
+        if options.at_front && (at.is_some() || deferrable) {
+            fields.push(("enqueue_at_front", b"1".to_vec()));
+        }
+        let key = Keys::job(&id);
+        let mut commands = vec![
+            fields
+                .into_iter()
+                .fold(cmd("HSET").arg(&key), |c, (f, v)| c.arg(f).arg(v)),
+            cmd("SADD").arg(QUEUES).arg(&self.keys.queue),
+        ];
+        if let Some(ttl) = ttl {
+            commands.push(cmd("EXPIRE").arg(&key).arg(ttl));
+        }
+        commands.push(match at {
+            Some(at) => cmd("ZADD")
+                .arg(&self.keys.scheduled)
+                .arg(epoch_whole_seconds(at))
+                .arg(&id),
+            None if deferrable => scripts::enqueue_dependent(
+                &self.keys,
+                &key,
+                epoch_whole_seconds(now),
+                &id,
+                options.at_front,
+                &stamp,
+                &options.depends_on,
+            ),
+            None => cmd(if options.at_front { "LPUSH" } else { "RPUSH" })
+                .arg(&self.keys.queue)
+                .arg(&id),
+        });
         self.conn
-            .transaction(&[
-                hset,
-                cmd("SADD").arg(QUEUES).arg(&self.keys.queue),
-                cmd(push).arg(&self.keys.queue).arg(&id),
-            ])
+            .transaction(&commands)
             .await?
             .into_iter()
             .try_for_each(|reply| reply.into_result().map(drop))?;

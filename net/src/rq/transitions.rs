@@ -19,8 +19,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
 use super::codec::{
     base64_encode, epoch_seconds, epoch_whole_seconds, utc_timestamp, zlib_compress,
 };
@@ -161,13 +159,13 @@ fn execution_fields(command: Cmd, run: &Execution, ended: SystemTime) -> Cmd {
 }
 
 // BOOK: rq-finish
-/// `rq:wip` → finished: status, the result stream entry (type 1, `base64(json(value))`; no
-/// `return_value` field for `null`, as RQ writes for `None`), the finished registry, and the
-/// ttls. A `result_ttl` of 0 deletes the job instead, as RQ does.
+/// `rq:wip` → finished: status, the result stream entry (type 1, `base64(dumps(value))` in the
+/// job's own serializer; no `return_value` field for `None`, as RQ writes), the finished
+/// registry, and the ttls. A `result_ttl` of 0 deletes the job instead, as RQ does.
 pub(crate) fn finish(
     keys: &Keys,
     run: &Execution,
-    value: &Value,
+    return_value: Option<&[u8]>,
     result_ttl: Ttl,
     ended: SystemTime,
 ) -> Vec<Cmd> {
@@ -183,10 +181,8 @@ pub(crate) fn finish(
         .arg(&results)
         .args(["MAXLEN", "~", "10", "*", "type", "1", "worker_name"])
         .arg(&run.worker);
-    if !value.is_null() {
-        entry = entry
-            .arg("return_value")
-            .arg(base64_encode(value.to_string().as_bytes()));
+    if let Some(bytes) = return_value {
+        entry = entry.arg("return_value").arg(base64_encode(bytes));
     }
     commands.extend([
         cmd("HSET")
@@ -202,12 +198,14 @@ pub(crate) fn finish(
             .arg(expiry_score(ended, result_ttl))
             .arg(&run.job_id),
         keep(&job, result_ttl),
+        keep(&Keys::dependents(&run.job_id), result_ttl),
+        keep(&Keys::dependencies(&run.job_id), result_ttl),
     ]);
     commands
 }
 
 // BOOK: rq-fail
-/// `rq:wip` (or nowhere, for an abandoned or unreadable job) → failed: status, `exc_info`
+/// `rq:wip` → failed: status (`failed`, or `stopped` for a job stopped by command), `exc_info`
 /// (zlib), the failed registry, and a type-2 result entry whose `exc_string` is
 /// `base64(zlib(text))` (Python's reader does not fall back to raw text here).
 pub(crate) fn fail(
@@ -216,6 +214,7 @@ pub(crate) fn fail(
     text: &str,
     failure_ttl: Ttl,
     ended: SystemTime,
+    status: &str,
 ) -> Vec<Cmd> {
     let job = Keys::job(&run.job_id);
     let results = Keys::results(&run.job_id);
@@ -231,7 +230,7 @@ pub(crate) fn fail(
         cmd("HSET")
             .arg(&job)
             .arg("status")
-            .arg("failed")
+            .arg(status)
             .arg("ended_at")
             .arg(utc_timestamp(ended))
             .arg("exc_info")
@@ -270,6 +269,57 @@ pub(crate) fn retry(
             .arg(&run.job_id),
     ]);
     commands
+}
+
+/// `rq:wip` → `rq:scheduled:<q>` with one retry fewer, to run at `at` (RQ's `job.retry` with
+/// an interval: the scheduler enqueues it when its time comes).
+pub(crate) fn schedule_retry(
+    keys: &Keys,
+    run: &Execution,
+    retries_left: u32,
+    at: SystemTime,
+) -> Vec<Cmd> {
+    let mut commands = end_execution(keys, run);
+    commands.extend([
+        cmd("HSET")
+            .arg(Keys::job(&run.job_id))
+            .arg("status")
+            .arg("scheduled")
+            .arg("retries_left")
+            .arg(retries_left.saturating_sub(1)),
+        cmd("ZADD")
+            .arg(&keys.scheduled)
+            .arg(epoch_whole_seconds(at))
+            .arg(&run.job_id),
+        cmd("SADD").arg(super::keys::QUEUES).arg(&keys.queue),
+    ]);
+    commands
+}
+
+/// The worker's counters for one ended job (RQ's `increment_*_job_count` and
+/// `increment_total_working_time`), written with the job's end so they count it once.
+pub(crate) fn count(
+    worker_key: &str,
+    succeeded: bool,
+    run: &Execution,
+    ended: SystemTime,
+) -> Vec<Cmd> {
+    let field = if succeeded {
+        "successful_job_count"
+    } else {
+        "failed_job_count"
+    };
+    let worked = ended
+        .duration_since(run.started)
+        .unwrap_or_default()
+        .as_secs_f64();
+    vec![
+        cmd("HINCRBY").arg(worker_key).arg(field).arg(1),
+        cmd("HINCRBYFLOAT")
+            .arg(worker_key)
+            .arg("total_working_time")
+            .arg(worked),
+    ]
 }
 
 // BOOK: rq-requeue-taken

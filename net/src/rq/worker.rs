@@ -8,83 +8,37 @@
 //!
 //! Where RQ forks a "work horse" process per job, this worker runs each job as a task on the
 //! loop: the dispatcher takes a job only when one of `concurrency` slots is free, and each job
-//! task runs the function, a heartbeat beside it, and the bookkeeping transactions. Functions
+//! task runs the function, a heartbeat beside it, and the bookkeeping (`execution.rs`). Functions
 //! registered with [`Functions::register`] are futures on the loop (fetching a URL costs no
-//! thread); [`Functions::register_blocking`] ones go to the blocking pool (`spawn_blocking`).
+//! thread); [`Functions::register_blocking`] ones run on a thread of their own or in a work-horse
+//! process (`horse.rs`).
+//!
+//! Around the dispatcher run the worker's other duties, each a task: registration and its
+//! heartbeat (`registration.rs`), the command channel (`control.rs`), recovery passes
+//! (`maintenance.rs`) and, with `with_scheduler`, the scheduler (`scheduler.rs`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use simul_runtime::sync::{Event, Mutex, Semaphore};
+use simul_runtime::sync::{Mutex, Semaphore};
 use simul_runtime::time::sleep;
 use simul_runtime::{select, spawn, Either, JoinHandle};
 
-use super::codec::uuid4;
+use super::codec::{log_safe, uuid4};
+use super::context::{Context, StopEvents};
+use super::control;
 use super::error::Error;
-use super::execution::{maintain, maintenance_loop, run_job, AbortOnDrop, Context, Slot};
+use super::execution::{run_job, AbortOnDrop, Slot};
 use super::functions::Functions;
 use super::keys::Keys;
-use crate::redis::{cmd, Connection, Value as Reply};
-
-/// How a worker behaves. `Default` is RQ's worker on queue `default`.
-#[derive(Debug, Clone)]
-pub struct WorkerOptions {
-    /// The queue to take jobs from.
-    pub queue: String,
-    /// How many jobs run at once on the loop (RQ: 1 per worker process). At least 1.
-    pub concurrency: usize,
-    /// Exit once the queue is empty and the running jobs are done (`rq worker --burst`).
-    pub burst: bool,
-    /// How far past "now" a running job's `rq:wip` deadline is set (RQ: 90 s).
-    pub heartbeat_ttl: Duration,
-    /// How often a running job's deadline is pushed forward (RQ: 30 s). Less than
-    /// `heartbeat_ttl`, or live jobs would look abandoned.
-    pub heartbeat_interval: Duration,
-    /// How often the recovery pass runs, besides once at start (RQ: 10 minutes).
-    pub maintenance_interval: Duration,
-    /// How long an id must sit in the intermediate list before recovery requeues it (RQ: 60 s).
-    pub intermediate_grace: Duration,
-    /// The server-side timeout of one `BLMOVE` (RQ: 405 s). Only bounds how long one blocked
-    /// command lasts; stopping does not wait for it.
-    pub dequeue_timeout: Duration,
-    /// The worker's name in job records; a random hex id (as RQ's) when `None`.
-    pub name: Option<String>,
-    /// Print RQ's log lines on stdout (`15:10:45 *** Listening on default...`).
-    pub log: bool,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> WorkerOptions {
-        WorkerOptions {
-            queue: "default".into(),
-            concurrency: 1,
-            burst: false,
-            heartbeat_ttl: Duration::from_secs(90),
-            heartbeat_interval: Duration::from_secs(30),
-            maintenance_interval: Duration::from_secs(600),
-            intermediate_grace: Duration::from_secs(60),
-            dequeue_timeout: Duration::from_secs(405),
-            name: None,
-            log: true,
-        }
-    }
-}
-
-/// What a worker did, returned when it stops.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Jobs that returned.
-    pub finished: u64,
-    /// Jobs that failed (raised, timed out, unknown function, unreadable data).
-    pub failed: u64,
-    /// Jobs that failed and were requeued because they had retries left.
-    pub retried: u64,
-    /// Jobs recovered by this worker's maintenance passes (requeued or failed).
-    pub recovered: u64,
-    /// Whether it stopped on [`StopHandle::abort`], leaving running jobs to recovery.
-    pub aborted: bool,
-}
+use super::maintenance::{maintain, maintenance_loop};
+use super::options::{Summary, WorkerOptions};
+use super::registration::Identity;
+use super::scheduler::Scheduler;
+use super::take::Taker;
+use crate::redis::{Connection, Subscriber};
 
 /// The two ways to stop a running worker; clone it into a signal handler.
 #[derive(Debug, Clone, Default)]
@@ -92,19 +46,14 @@ pub struct StopHandle {
     events: Rc<StopEvents>,
 }
 
-#[derive(Debug, Default)]
-struct StopEvents {
-    warm: Event,
-    cold: Event,
-}
-
 impl StopHandle {
-    /// Warm stop (the first Ctrl-C): take no more jobs, finish the running ones, then return.
+    /// Warm stop (the first Ctrl-C or SIGTERM, or RQ's `shutdown` command): take no more jobs,
+    /// finish the running ones, deregister, then return.
     pub fn stop(&self) {
         self.events.warm.set();
     }
 
-    /// Cold stop (the second Ctrl-C): return at once. Running jobs stay in `rq:wip`, where a
+    /// Cold stop (the second signal): return at once. Running jobs stay in `rq:wip`, where a
     /// recovery pass finds them once their deadline passes.
     pub fn abort(&self) {
         self.events.warm.set();
@@ -112,23 +61,25 @@ impl StopHandle {
     }
 }
 
-/// A worker on one queue. Build it, keep a [`StopHandle`], then [`run`](Worker::run) it.
+/// A worker on one or more queues. Build it, keep a [`StopHandle`], then [`run`](Worker::run) it.
 ///
 /// ```no_run
-/// use simul_net::rq::{Functions, Worker, WorkerOptions};
+/// use simul_net::rq::{stop_on_signals, Functions, Worker, WorkerOptions};
 /// simul_runtime::run(async {
 ///     let mut functions = Functions::new();
-///     simul_net::rq::mymodule::register(&mut functions);
-///     let options = WorkerOptions { concurrency: 8, ..WorkerOptions::default() };
-///     let worker = Worker::new("redis://127.0.0.1:6379", functions, options)?;
-///     let stop = worker.stop_handle();
-///     simul_runtime::spawn(async move {
-///         let _ = simul_runtime::signal::ctrl_c().await;
-///         stop.stop();
+///     functions.register("mymodule.add", |call| async move {
+///         Ok(serde_json::json!(call.arg::<i64>(0, "a")? + call.arg::<i64>(1, "b")?))
 ///     });
+///     let options = WorkerOptions {
+///         queues: vec!["high".into(), "default".into(), "low".into()],
+///         concurrency: 8,
+///         ..WorkerOptions::default()
+///     };
+///     let worker = Worker::new("redis://127.0.0.1:6379", functions, options)?;
+///     let _signals = stop_on_signals(worker.stop_handle(), |_| {})?;
 ///     let summary = worker.run().await?;
 ///     println!("{} jobs finished", summary.finished);
-///     Ok::<(), simul_net::rq::Error>(())
+///     Ok::<(), Box<dyn std::error::Error>>(())
 /// })
 /// .unwrap();
 /// ```
@@ -142,9 +93,22 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker for `url` (`redis://host:port/db`) running `functions`. Fails only if no
-    /// worker name could be drawn from `/dev/urandom`.
+    /// A worker for `url` (`redis://host:port/db`) running `functions`. Fails if the options
+    /// make no sense (no queue; a heartbeat interval not shorter than its ttl), or if no worker
+    /// name could be drawn from `/dev/urandom`.
     pub fn new(url: &str, functions: Functions, options: WorkerOptions) -> Result<Worker, Error> {
+        if options.queues.is_empty() {
+            return Err(Error::BadOptions(
+                "a worker needs at least one queue".into(),
+            ));
+        }
+        if options.heartbeat_interval >= options.heartbeat_ttl {
+            return Err(Error::BadOptions(format!(
+                "the heartbeat interval ({:?}) must be shorter than the heartbeat ttl ({:?}), or \
+                 running jobs would look abandoned",
+                options.heartbeat_interval, options.heartbeat_ttl
+            )));
+        }
         let name = match &options.name {
             Some(name) => name.clone(),
             None => uuid4().map_err(Error::Entropy)?.replace('-', ""),
@@ -158,7 +122,7 @@ impl Worker {
         })
     }
 
-    /// The name written as `worker_name` into the jobs it runs.
+    /// The name written as `worker_name` into the jobs it runs, and in `rq:worker:<name>`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -169,90 +133,62 @@ impl Worker {
     }
 
     // BOOK: rq-dispatch
-    /// Runs until stopped (or, in burst mode, until the queue is empty): a recovery pass, then
-    /// the dispatch loop, which waits for a free slot, takes one job with `BLMOVE` into the
-    /// intermediate list, and spawns a task for it. Returns what it did; fails only if Redis
-    /// cannot be reached at start.
+    /// Runs until stopped (or, in burst mode, until the queues are empty): registration, a
+    /// recovery pass, then the dispatch loop, which waits for a free slot, takes one job into
+    /// its queue's intermediate list (highest-priority queue first), and spawns a task for it.
+    /// Returns what it did; fails only if Redis cannot be reached at start, or a live worker
+    /// has the same name.
     pub async fn run(self) -> Result<Summary, Error> {
-        let options = &self.options;
-        let keys = Keys::new(&options.queue);
-        let mut taker = Connection::open(&self.url).await?;
-        let bookkeeping = Connection::open(&self.url).await?;
+        let options = self.options;
+        let queues: Vec<Keys> = options.queues.iter().map(|q| Keys::new(q)).collect();
+        let mut bookkeeping = Connection::open(&self.url).await?;
+        let identity = Identity::learn(&mut bookkeeping, &self.name, &options).await;
+        identity.birth(&mut bookkeeping).await?;
+        let mut taker = Taker::open(&self.url, &queues).await?;
         let mut janitor = Connection::open(&self.url).await?;
+        let commands = Subscriber::open(&self.url, [Keys::pubsub(&self.name)]).await?;
         let context = Rc::new(Context {
-            keys: keys.clone(),
             conn: Mutex::new(bookkeeping),
             functions: self.functions,
             worker: self.name.clone(),
-            heartbeat_ttl: options.heartbeat_ttl.max(Duration::from_secs(1)),
-            heartbeat_interval: options.heartbeat_interval,
-            log: options.log,
+            worker_key: identity.key.clone(),
+            options: options.clone(),
+            stop: Rc::clone(&self.stop.events),
+            running: RefCell::new(HashMap::new()),
             finished: Cell::new(0),
             failed: Cell::new(0),
             retried: Cell::new(0),
             recovered: Cell::new(0),
         });
-        context.log(&format!("RQ worker '{}' started (simul)", self.name));
-        maintain(&context, &mut janitor, options).await;
-        context.log(&format!("*** Listening on {}...", options.queue));
-        let maintenance = AbortOnDrop(spawn(maintenance_loop(
+        let names = options.queues.join(", ");
+        context.log(&format!(
+            "Worker {} started with PID {} (simul)",
+            log_safe(&self.name),
+            std::process::id()
+        ));
+        maintain(&context, &mut janitor, &queues).await;
+        context.log(&format!("*** Listening on {}...", log_safe(&names)));
+        let _maintenance = AbortOnDrop(spawn(maintenance_loop(
             Rc::clone(&context),
             janitor,
-            options.clone(),
+            queues.clone(),
         )));
+        let _heartbeat = AbortOnDrop(spawn(registration_heartbeat(
+            Rc::clone(&context),
+            identity.clone(),
+        )));
+        let _commands = AbortOnDrop(spawn(control::listen(Rc::clone(&context), commands)));
+        let scheduler = if options.with_scheduler {
+            let conn = Connection::open(&self.url).await?;
+            let scheduler = Scheduler::new(Rc::clone(&context), conn, queues.clone());
+            Some(AbortOnDrop(spawn(scheduler.run())))
+        } else {
+            None
+        };
 
         let concurrency = options.concurrency.max(1);
         let slots = Rc::new(Semaphore::new(concurrency));
-        let mut running: Vec<JoinHandle<()>> = Vec::new();
-        let stop = &self.stop.events;
-        loop {
-            running.retain(|task| !task.is_finished());
-            // A free slot first: a job is taken only when it can start at once, so none waits
-            // in this process while another worker could have run it.
-            match select(slots.acquire(), stop.warm.wait()).await {
-                Either::Left(Ok(permit)) => permit.forget(),
-                Either::Left(Err(_)) | Either::Right(()) => break,
-            }
-            let slot = Slot(Rc::clone(&slots));
-            let taken = if options.burst {
-                taker
-                    .query(
-                        &cmd("LMOVE")
-                            .arg(&keys.queue)
-                            .arg(&keys.intermediate)
-                            .arg("LEFT")
-                            .arg("RIGHT"),
-                    )
-                    .await
-                    .and_then(Reply::into_result)
-                    .map(Reply::into_bytes)
-            } else {
-                let take = taker.blmove(&keys.queue, &keys.intermediate, options.dequeue_timeout);
-                match select(take, stop.warm.wait()).await {
-                    Either::Left(taken) => taken,
-                    // Dropping a BLMOVE in flight closes its connection; if the server had
-                    // already moved an id, it waits in the intermediate list for recovery.
-                    Either::Right(()) => break,
-                }
-            };
-            match taken {
-                Ok(Some(id)) => {
-                    let id = String::from_utf8_lossy(&id).into_owned();
-                    running.push(spawn(run_job(Rc::clone(&context), id, slot)));
-                }
-                Ok(None) if options.burst => break,
-                Ok(None) => {}
-                Err(e) => {
-                    context.log(&format!("cannot take a job: {e}; retrying in 1 s"));
-                    drop(slot);
-                    if let Either::Right(()) =
-                        select(sleep(Duration::from_secs(1)), stop.warm.wait()).await
-                    {
-                        break;
-                    }
-                }
-            }
-        }
+        let running = dispatch(&context, &mut taker, &slots, concurrency).await;
 
         // Warm stop (or burst done): every slot back means every job task ended.
         let all_back = async {
@@ -262,6 +198,7 @@ impl Worker {
                 }
             }
         };
+        let stop = &self.stop.events;
         let aborted = match select(all_back, stop.cold.wait()).await {
             Either::Left(()) => false,
             Either::Right(()) => {
@@ -269,7 +206,16 @@ impl Worker {
                 true
             }
         };
-        drop(maintenance);
+        if let Some(scheduler) = scheduler {
+            // It stops on the warm event, releasing its locks; a cold stop does not wait.
+            stop.warm.set();
+            let _ = select(&mut { scheduler }.0, stop.cold.wait()).await;
+        }
+        let mut conn = context.conn.lock().await;
+        if let Err(e) = identity.death(&mut conn).await {
+            context.log(&format!("cannot deregister: {e}"));
+        }
+        drop(conn);
         Ok(Summary {
             finished: context.finished.get(),
             failed: context.failed.get(),
@@ -277,5 +223,75 @@ impl Worker {
             recovered: context.recovered.get(),
             aborted,
         })
+    }
+}
+
+/// The dispatch loop: a free slot, then a job, then its task; until a warm stop (or, in burst
+/// mode, empty queues). Returns the job tasks still running.
+async fn dispatch(
+    context: &Rc<Context>,
+    taker: &mut Taker,
+    slots: &Rc<Semaphore>,
+    concurrency: usize,
+) -> Vec<JoinHandle<()>> {
+    let options = &context.options;
+    let stop = &context.stop;
+    let mut running: Vec<JoinHandle<()>> = Vec::with_capacity(concurrency);
+    loop {
+        running.retain(|task| !task.is_finished());
+        // A free slot first: a job is taken only when it can start at once, so none waits
+        // in this process while another worker could have run it.
+        match select(slots.acquire(), stop.warm.wait()).await {
+            Either::Left(Ok(permit)) => permit.forget(),
+            Either::Left(Err(_)) | Either::Right(()) => break,
+        }
+        let slot = Slot(Rc::clone(slots));
+        // The take is one short script: never raced against a stop, so it never strands an id.
+        match taker.take().await {
+            Ok(Some((keys, id))) => {
+                running.push(spawn(run_job(Rc::clone(context), keys, id, slot)));
+                continue;
+            }
+            Ok(None) if options.burst => break,
+            Ok(None) => {}
+            Err(e) => {
+                context.log(&format!("cannot take a job: {e}; retrying in 1 s"));
+                drop(slot);
+                if let Either::Right(()) =
+                    select(sleep(Duration::from_secs(1)), stop.warm.wait()).await
+                {
+                    break;
+                }
+                continue;
+            }
+        }
+        drop(slot);
+        // Every queue was empty: wait for one not to be (a wait takes nothing, so dropping it
+        // at a stop loses nothing).
+        let wait = taker.wait(options.dequeue_timeout);
+        match select(wait, stop.warm.wait()).await {
+            Either::Left(Ok(())) => {}
+            Either::Left(Err(e)) => {
+                context.log(&format!("cannot wait for a job: {e}; retrying in 1 s"));
+                if let Either::Right(()) =
+                    select(sleep(Duration::from_secs(1)), stop.warm.wait()).await
+                {
+                    break;
+                }
+            }
+            Either::Right(()) => break,
+        }
+    }
+    running
+}
+
+/// Renews the worker's registration every `heartbeat_interval`.
+async fn registration_heartbeat(context: Rc<Context>, identity: Identity) {
+    loop {
+        sleep(context.options.heartbeat_interval).await;
+        let result = identity.heartbeat(&mut *context.conn.lock().await).await;
+        if let Err(e) = result {
+            context.log(&format!("worker heartbeat failed: {e}"));
+        }
     }
 }

@@ -41,6 +41,9 @@ pub struct RedisServer {
     lifeline: Option<ChildStdin>,
     port: u16,
     dir: PathBuf,
+    extra: Vec<String>,
+    /// Lifelines of earlier runs of this server ([`RedisServer::restart`]), closed on drop.
+    earlier: Vec<ChildStdin>,
 }
 
 impl RedisServer {
@@ -59,58 +62,35 @@ impl RedisServer {
     }
 
     fn try_start(extra: &[&str]) -> Result<RedisServer, String> {
-        let port = free_port();
-        let dir = fresh_dir();
-        let log = fs::File::create(dir.join("redis.log")).expect("create redis log");
-        let wrapper = Command::new("sh")
-            .arg("-c")
-            .arg(WRAPPER)
-            .arg("sh")
-            .arg(redis_binary())
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(["--databases", &DATABASES.to_string()])
-            .arg("--dir")
-            .arg(&dir)
-            .args(extra)
-            .env("DIR", &dir)
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone().expect("dup log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run sh for redis-server: {e}"));
-        let mut server = RedisServer {
-            lifeline: None,
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (port, dir) = (free_port(), fresh_dir());
+        let (wrapper, lifeline) = launch(port, &dir, &extra)?;
+        Ok(RedisServer {
             wrapper,
+            lifeline: Some(lifeline),
             port,
             dir,
-        };
-        server.lifeline = server.wrapper.stdin.take();
-        // Waiting for another process to answer: poll, bounded.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if server.answers_ping() {
-                return Ok(server);
-            }
-            let exited = server.wrapper.try_wait().expect("wait on sh").is_some();
-            if exited || Instant::now() > deadline {
-                return Err(server.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            extra,
+            earlier: Vec::new(),
+        })
     }
 
-    /// Whether the server answers an inline `PING` with `+PONG` (or `-NOAUTH`: it is up, and
-    /// wants a password).
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+    /// Takes the server away for `down` (a graceful `SHUTDOWN`, which writes its data if
+    /// `--appendonly yes` was given), then starts it again on the same port and directory.
+    /// The outage is the scenario under test, so it is a real wait.
+    pub fn restart(&mut self, down: Duration) {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = stream.write_all(b"SHUTDOWN\r\n");
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        }
+        let _ = self.wrapper.wait();
+        std::thread::sleep(down);
+        let (wrapper, lifeline) = launch(self.port, &self.dir, &self.extra)
+            .unwrap_or_else(|log| panic!("redis-server did not start again:\n{log}"));
+        self.wrapper = wrapper;
+        // The old lifeline's watcher would remove the directory: keep it open until drop.
+        self.earlier.extend(self.lifeline.replace(lifeline));
     }
 
     /// `redis://127.0.0.1:PORT/db`.
@@ -133,11 +113,71 @@ impl RedisServer {
     }
 }
 
+/// Starts redis-server under the wrapper on `port` with its data in `dir`, and waits until it
+/// answers: the wrapper and the write end of its lifeline.
+fn launch(
+    port: u16,
+    dir: &std::path::Path,
+    extra: &[String],
+) -> Result<(Child, ChildStdin), String> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("redis.log"))
+        .expect("create redis log");
+    let mut wrapper = Command::new("sh")
+        .arg("-c")
+        .arg(WRAPPER)
+        .arg("sh")
+        .arg(redis_binary())
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args(["--databases", &DATABASES.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .env("DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run sh for redis-server: {e}"));
+    let lifeline = wrapper.stdin.take().expect("piped stdin");
+    // Waiting for another process to answer: poll, bounded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if answers_ping(port) {
+            return Ok((wrapper, lifeline));
+        }
+        let exited = wrapper.try_wait().expect("wait on sh").is_some();
+        if exited || Instant::now() > deadline {
+            drop(lifeline);
+            let _ = wrapper.wait();
+            return Err(fs::read_to_string(dir.join("redis.log")).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a server on `port` answers an inline `PING` with `+PONG` (or `-NOAUTH`: it is up,
+/// and wants a password).
+fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         // EOF on the wrapper's pipe: it kills redis-server, and then exits.
         drop(self.lifeline.take());
         let _ = self.wrapper.wait();
+        self.earlier.clear();
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,6 +1,7 @@
 //! The article's `mymodule`, in Rust: the functions `examples/rq_worker.rs` registers, under
 //! the names a Python program enqueues them by. `examples/rq/mymodule.py` is the same module in
-//! Python, for `rq worker`.
+//! Python, for `rq worker`. It lives with the examples, not in the library: a job queue has no
+//! business knowing an HTTP client.
 //!
 //! | name | runs | does |
 //! |---|---|---|
@@ -9,14 +10,14 @@
 //! | `mymodule.fail(message='boom')` | on the loop | fails with `ValueError: <message>` |
 //! | `mymodule.sleep(seconds)` | blocking pool | `time.sleep(seconds)`: blocks a thread, returns `seconds` |
 //! | `mymodule.async_sleep(seconds)` | on the loop | waits on a timer without a thread, returns `seconds` |
+//! | `mymodule.touch(path, token, seconds)` | on the loop | waits `seconds`, then appends `token` and a newline to `path` (the chaos test's side effect), returns `token` |
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::functions::{Functions, JobError, JobOutput};
-use super::job::Call;
-use crate::http::Client;
+use simul::net::http::Client;
+use simul::net::rq::{Call, Functions, JobError, JobOutput};
 
 /// Registers every function of the table above.
 pub fn register(functions: &mut Functions) {
@@ -29,8 +30,16 @@ pub fn register(functions: &mut Functions) {
         })
         .register("mymodule.async_sleep", |call| async move {
             let (seconds, given) = seconds(&call)?;
-            simul_runtime::time::sleep(seconds).await;
+            simul::time::sleep(seconds).await;
             Ok(given)
+        })
+        .register("mymodule.touch", |call| async move {
+            let path: String = call.arg(0, "path")?;
+            let token: String = call.arg(1, "token")?;
+            let (wait, _) = seconds_at(&call, 2)?;
+            simul::time::sleep(wait).await;
+            append_line(&path, &token)?;
+            Ok(json!(token))
         })
         .register_blocking("mymodule.sleep", |call| {
             let (seconds, given) = seconds(&call)?;
@@ -79,10 +88,27 @@ fn add(call: &Call) -> JobOutput {
     }
 }
 
+/// Appends `line` and a newline to `path` in one `write` (O_APPEND: concurrent writers from
+/// several processes never interleave within a line).
+fn append_line(path: &str, line: &str) -> Result<(), JobError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| JobError::new(format!("OSError: {path}: {e}")))?;
+    file.write_all(format!("{line}\n").as_bytes())
+        .map_err(|e| JobError::new(format!("OSError: {path}: {e}")))
+}
+
 /// The `seconds` argument, as a duration and as given (returned as given, as Python does).
 fn seconds(call: &Call) -> Result<(Duration, Value), JobError> {
-    let given: Value = call.arg(0, "seconds")?;
-    let seconds: f64 = call.arg(0, "seconds")?;
+    seconds_at(call, 0)
+}
+
+fn seconds_at(call: &Call, position: usize) -> Result<(Duration, Value), JobError> {
+    let given: Value = call.arg(position, "seconds")?;
+    let seconds: f64 = call.arg(position, "seconds")?;
     if !(0.0..=86_400.0).contains(&seconds) {
         return Err(JobError::new(format!(
             "ValueError: sleep length must be 0 to 86400 seconds, not {seconds}"

@@ -1,0 +1,103 @@
+//! Taking jobs from several queues in priority order, without giving up the intermediate list.
+//!
+//! RQ takes from one queue with `BLMOVE queue intermediate`, atomically: the id is always in
+//! one list or the other. From several queues it falls back to `BLPOP`, and a worker killed
+//! right after the pop loses the job. There is no blocking move from several lists, so we split
+//! taking from waiting:
+//!
+//! - **take** ([`scripts::take`]): one script tries `LMOVE queue intermediate` on each queue in
+//!   order and stops at the first id. Atomic, priority-exact, never blocks.
+//! - **wait** ([`Taker::wait`]): when every queue was empty, one connection per queue blocks in
+//!   `BLMOVE queue queue RIGHT RIGHT`: moving a list's tail onto its own tail changes nothing, so
+//!   the command is a pure "wake me when this list is non-empty". Dropping such a wait (another
+//!   queue woke first, or the worker is stopping) can never strand an id anywhere.
+//!
+//! Invariant this file owns: **an id leaves a queue only into that queue's intermediate list**,
+//! by the take script, whether one queue is served or ten.
+
+use std::time::Duration;
+
+use simul_runtime::race;
+
+use super::error::Error;
+use super::keys::Keys;
+use super::scripts;
+use crate::redis::{cmd, Connection, Value as Reply, BLOCKING_MARGIN};
+
+/// The connections a worker takes and waits with.
+pub(crate) struct Taker {
+    url: String,
+    queues: Vec<Keys>,
+    taker: Connection,
+    /// One per queue, opened on the first wait (a blocked connection can do nothing else).
+    waiters: Vec<Option<Connection>>,
+}
+
+impl Taker {
+    pub(crate) async fn open(url: &str, queues: &[Keys]) -> Result<Taker, Error> {
+        Ok(Taker {
+            url: url.to_owned(),
+            queues: queues.to_vec(),
+            taker: Connection::open(url).await?,
+            waiters: queues.iter().map(|_| None).collect(),
+        })
+    }
+
+    // BOOK: rq-take
+    /// Takes the head of the first non-empty queue into its intermediate list: the queue's keys
+    /// and the id, or `None` if every queue is empty.
+    pub(crate) async fn take(&mut self) -> Result<Option<(Keys, String)>, Error> {
+        let take = scripts::take(self.queues.iter().map(|k| k.queue.as_str()));
+        let reply = self.taker.query(&take).await?.into_result()?;
+        let (queue, id) = match reply {
+            Reply::Nil | Reply::NilArray => return Ok(None),
+            Reply::Array(pair) => match <[Reply; 2]>::try_from(pair) {
+                Ok([Reply::Bulk(queue), Reply::Bulk(id)]) => (queue, id),
+                other => return Err(unexpected(format!("{other:?}"))),
+            },
+            other => return Err(unexpected(other.to_string())),
+        };
+        let keys = self
+            .queues
+            .iter()
+            .find(|k| k.queue.as_bytes() == queue)
+            .cloned()
+            .ok_or_else(|| unexpected(String::from_utf8_lossy(&queue).into_owned()))?;
+        Ok(Some((keys, String::from_utf8_lossy(&id).into_owned())))
+    }
+
+    /// Waits until some queue is non-empty, or `limit` passes (the server-side timeout of each
+    /// blocked `BLMOVE`). Takes nothing: call [`take`](Self::take) next.
+    pub(crate) async fn wait(&mut self, limit: Duration) -> Result<(), Error> {
+        for (slot, _) in self.waiters.iter_mut().zip(&self.queues) {
+            if slot.is_none() {
+                *slot = Some(Connection::open(&self.url).await?);
+            }
+        }
+        let waits = self
+            .waiters
+            .iter_mut()
+            .zip(&self.queues)
+            .filter_map(|(conn, keys)| Some((conn.as_mut()?, keys)))
+            .map(|(conn, keys)| async move {
+                let rotate = cmd("BLMOVE")
+                    .arg(&keys.queue)
+                    .arg(&keys.queue)
+                    .args(["RIGHT", "RIGHT"])
+                    .arg(limit.as_secs_f64().max(0.01));
+                conn.blocking(&rotate, limit + BLOCKING_MARGIN)
+                    .await
+                    .map_err(Error::from)
+                    .and_then(|reply| reply.into_result().map_err(Error::from))
+                    .map(drop)
+            });
+        race(waits).await.1
+    }
+}
+
+fn unexpected(reply: String) -> Error {
+    Error::UnexpectedReply {
+        command: "EVAL (take)",
+        reply,
+    }
+}

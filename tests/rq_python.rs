@@ -1,0 +1,313 @@
+//! The acceptance tests of RQ compatibility: real Python `rq` (pinned, `rq_support::RQ_VERSION`)
+//! against our `rq_worker` run as a process, through one real `redis-server`.
+//!
+//! - `rq info`, `Worker.all()` and `Worker.find_by_key()` show our worker, busy with its job;
+//!   SIGTERM lets the job finish, and the worker deregisters;
+//! - three queues are served in priority order;
+//! - `Retry(max=2, interval=1)`, `enqueue_in`, and `depends_on` from Python, run by us (with our
+//!   scheduler); and `enqueue_in` and `depends_on` from us, run by Python's worker;
+//! - `send_stop_job_command` stops a job we run;
+//! - Redis away for 6 s across the end of a job: the result is recorded, once;
+//! - `--horse process`: a blocking job is killed at its timeout.
+
+#[path = "../net/tests/redis_support/mod.rs"]
+mod redis_support;
+mod rq_support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis_support::RedisServer;
+use rq_support::{example, fresh_url, python, root, run_to_end, until_statuses, wait, Lines};
+use serde_json::{json, Map};
+use simul::net::redis::{cmd, Connection};
+use simul::net::rq::{JobOptions, JobResult, JobStatus, Queue};
+
+/// `examples/rq/interop.py URL ARGS...`, run to its end; its stdout lines.
+fn interop(url: &str, args: &[&str]) -> Vec<String> {
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("examples/rq/interop.py"))
+        .arg(url)
+        .args(args)
+        .current_dir(root().join("examples/rq"));
+    let out = run_to_end(command, "interop.py");
+    assert!(
+        out.status.success(),
+        "interop.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `rq info --url URL`, run to its end.
+fn rq_info(url: &str) -> String {
+    let mut command = Command::new(python().with_file_name("rq"));
+    command.args(["info", "--url", url]);
+    let out = run_to_end(command, "rq info");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sigterm(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+}
+
+fn enqueue(
+    url: &str,
+    queue: &str,
+    func: &str,
+    args: serde_json::Value,
+    options: &JobOptions,
+) -> String {
+    simul::run(async {
+        let mut q = Queue::new(Connection::open(url).await.unwrap(), queue);
+        q.enqueue_with(func, args, Map::new(), options)
+            .await
+            .unwrap()
+    })
+}
+
+fn latest(url: &str, id: &str) -> Option<JobResult> {
+    simul::run(async {
+        let mut q = Queue::new(Connection::open(url).await.unwrap(), "default");
+        q.latest_result(id).await.unwrap()
+    })
+}
+
+fn worker(url: &str, args: &[&str]) -> (Child, Lines) {
+    let mut child = example("rq_worker")
+        .args(["--url", url])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start rq_worker");
+    let lines = Lines::of(child.stdout.take().unwrap());
+    (child, lines)
+}
+
+#[test]
+fn rq_info_lists_our_busy_worker_and_sigterm_lets_the_job_finish_then_deregisters() {
+    let url = fresh_url();
+    let id = enqueue(
+        &url,
+        "default",
+        "mymodule.async_sleep",
+        json!([1.5]),
+        &JobOptions::default(),
+    );
+    let (mut child, mut log) = worker(&url, &["--name", "simul-w1"]);
+    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    let seen = interop(&url, &["workers"]);
+    assert_eq!(seen, [format!("worker: simul-w1 busy {id} default")]);
+    let info = rq_info(&url);
+    assert!(info.contains("simul-w1 ("), "{info}");
+    sigterm(&child);
+    assert!(wait(&mut child, "rq_worker").success());
+    log.until_containing("Worker stopped: 1 finished");
+    assert_eq!(latest(&url, &id), Some(JobResult::Finished(json!(1.5))));
+    assert!(interop(&url, &["workers"]).is_empty());
+    let info = rq_info(&url);
+    assert!(!info.contains("simul-w1"), "{info}");
+}
+
+#[test]
+fn three_queues_are_served_in_priority_order() {
+    let url = fresh_url();
+    let defaults = JobOptions::default();
+    for queue in ["low", "default", "high", "low", "default", "high"] {
+        enqueue(&url, queue, "mymodule.add", json!([1, 2]), &defaults);
+    }
+    let mut command = example("rq_worker");
+    command.args(["--url", &url, "--burst", "high", "default", "low"]);
+    let out = run_to_end(command, "rq_worker --burst high default low");
+    assert!(out.status.success());
+    let order: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.get(9..))
+        .filter(|rest| rest.contains(": mymodule.add(1, 2)"))
+        .map(|rest| rest.split(':').next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(order, ["high", "high", "default", "default", "low", "low"]);
+}
+
+#[test]
+fn retries_with_intervals_enqueue_in_and_depends_on_from_python_run_on_our_worker() {
+    let url = fresh_url();
+    let (mut child, _log) = worker(&url, &["--with-scheduler"]);
+    let seen = interop(&url, &["timed"]);
+    sigterm(&child);
+    assert!(wait(&mut child, "rq_worker").success());
+    assert_eq!(
+        &seen[1..],
+        [
+            "all ended: True",
+            "elapsed over 1 s: True",
+            "flaky: failed 0",
+            "later: finished 3",
+            "chain: 21 42",
+            "flaky failures: 1",
+        ]
+    );
+}
+
+#[test]
+fn enqueue_in_and_depends_on_from_us_run_on_pythons_worker() {
+    let url = fresh_url();
+    let (first, second, later) = simul::run(async {
+        let mut q = Queue::new(Connection::open(&url).await.unwrap(), "default");
+        let first = q.enqueue("mymodule.add", json!([1, 1])).await.unwrap();
+        let after = JobOptions::default().depends_on([&first]);
+        let second = q
+            .enqueue_with("mymodule.add", json!([2, 2]), Map::new(), &after)
+            .await
+            .unwrap();
+        let later = q
+            .enqueue_in(
+                Duration::from_secs(1),
+                "mymodule.add",
+                json!([3, 3]),
+                Map::new(),
+                &JobOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(q.status(&second).await.unwrap(), Some(JobStatus::Deferred));
+        assert_eq!(q.status(&later).await.unwrap(), Some(JobStatus::Scheduled));
+        (first, second, later)
+    });
+    let mut python_worker = Command::new(python().with_file_name("rq"))
+        .args(["worker", "--with-scheduler", "--url", &url, "default"])
+        .current_dir(root().join("examples/rq"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rq worker");
+    until_statuses(&url, &[&first, &second, &later], &[JobStatus::Finished]);
+    sigterm(&python_worker);
+    let _ = wait(&mut python_worker, "rq worker");
+    let checked = interop(&url, &["check", &first, &second, &later]);
+    assert_eq!(
+        checked,
+        [
+            format!("{first}: finished 2"),
+            format!("{second}: finished 4"),
+            format!("{later}: finished 6")
+        ]
+    );
+}
+
+#[test]
+fn send_stop_job_command_stops_the_job_we_run() {
+    let url = fresh_url();
+    let id = enqueue(
+        &url,
+        "default",
+        "mymodule.async_sleep",
+        json!([60]),
+        &JobOptions::default(),
+    );
+    let (mut child, _log) = worker(&url, &["--name", "simul-stopper"]);
+    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    assert_eq!(interop(&url, &["stop-job", &id]), ["sent: stop-job"]);
+    until_statuses(&url, &[&id], &[JobStatus::Stopped]);
+    match latest(&url, &id) {
+        Some(JobResult::Failed(text)) => assert!(text.contains("stopped by user"), "{text}"),
+        other => panic!("expected a stopped job's failure record, got {other:?}"),
+    }
+    let failed = simul::run(async {
+        let mut q = Queue::new(Connection::open(&url).await.unwrap(), "default");
+        q.failed_job_ids().await.unwrap()
+    });
+    assert_eq!(failed, [id.as_str()]);
+    sigterm(&child);
+    assert!(wait(&mut child, "rq_worker").success());
+}
+
+#[test]
+fn a_redis_outage_across_the_end_of_a_job_loses_nothing_and_runs_nothing_twice() {
+    let mut redis = RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let url = redis.url(0);
+    let id = enqueue(
+        &url,
+        "default",
+        "mymodule.async_sleep",
+        json!([2]),
+        &JobOptions::default(),
+    );
+    let short = ["--heartbeat-ttl", "5", "--heartbeat-interval", "1"];
+    let (mut child, mut log) = worker(&url, &short);
+    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    // Down for 6 s: the job ends 2 s after it started, while Redis is away.
+    redis.restart(Duration::from_secs(6));
+    until_statuses(&url, &[&id], &[JobStatus::Finished]);
+    log.until_containing("Redis answers again: recording a job's outcome done");
+    sigterm(&child);
+    assert!(wait(&mut child, "rq_worker").success());
+    simul::run(async {
+        let mut redis = Connection::open(&url).await.unwrap();
+        let entries = redis
+            .query(&cmd("XLEN").arg(format!("rq:results:{id}")))
+            .await
+            .unwrap();
+        assert_eq!(entries.as_int(), Some(1), "one result entry: recorded once");
+        let mut q = Queue::new(redis, "default");
+        assert_eq!(
+            q.latest_result(&id).await.unwrap(),
+            Some(JobResult::Finished(json!(2)))
+        );
+        assert!(q.failed_job_ids().await.unwrap().is_empty());
+        assert!(q.started_job_ids().await.unwrap().is_empty());
+    });
+}
+
+/// Pids of live work-horse processes (`SIMUL_RQ_HORSE` in their environment).
+fn horses() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == b"SIMUL_RQ_HORSE=1"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_blocking_job_in_a_work_horse_process_is_killed_at_its_timeout() {
+    let url = fresh_url();
+    let one_second = JobOptions::default().timeout(Some(Duration::from_secs(1)));
+    let id = enqueue(&url, "default", "mymodule.sleep", json!([30]), &one_second);
+    let started = Instant::now();
+    let mut command = example("rq_worker");
+    command.args(["--url", &url, "--burst", "--horse", "process"]);
+    let out = run_to_end(command, "rq_worker --horse process");
+    assert!(out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the horse was not killed"
+    );
+    match latest(&url, &id) {
+        Some(JobResult::Failed(text)) => assert!(text.contains("JobTimeoutException"), "{text}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(
+        horses().is_empty(),
+        "a work horse outlived its job: {:?}",
+        horses()
+    );
+}

@@ -1,0 +1,239 @@
+//! What the tests that run `rq_worker`, `rq_enqueue` and Python's `rq` as processes share:
+//! building the examples, a fresh database, a child's output line by line with deadlines, and
+//! the pinned Python venv.
+
+#![allow(dead_code)] // not every test binary uses every helper
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+use simul::net::redis::{cmd, Connection};
+use simul::net::rq::{JobStatus, Queue};
+
+use crate::redis_support::{fresh_db, shared};
+
+/// The rq release the interop tests run against (`scripts/test.sh` pins the same).
+pub const RQ_VERSION: &str = "2.12.0";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The example `name`, built by cargo for this test (as `tests/examples.rs` does: a filtered
+/// `cargo test --test rq_examples` would not build examples), with a clean environment.
+pub fn example(name: &str) -> Command {
+    static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    let executables = EXECUTABLES.get_or_init(|| {
+        let output = Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args(["build", "--quiet", "--package", "simul"])
+            .args(["--example", "rq_worker", "--example", "rq_enqueue"])
+            .arg("--message-format=json-render-diagnostics")
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cannot run cargo");
+        assert!(output.status.success(), "building the rq examples failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|message| {
+                let name = message["target"]["name"].as_str()?.to_owned();
+                Some((name, PathBuf::from(message["executable"].as_str()?)))
+            })
+            .collect()
+    });
+    let (_, exe) = executables
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
+    let mut command = Command::new(exe);
+    command.env_remove("SIMUL_TRACE").env_remove("REDIS_URL");
+    command
+}
+
+/// A database of its own on the test binary's redis-server, emptied.
+pub fn fresh_url() -> String {
+    let url = shared().url(fresh_db());
+    simul::run(async {
+        let mut redis = Connection::open(&url).await.expect("open");
+        redis.query(&cmd("FLUSHDB")).await.expect("FLUSHDB");
+    });
+    url
+}
+
+/// A child's stdout, line by line, from a reader thread, so reads can have deadlines.
+pub struct Lines {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    pub fn of(stdout: ChildStdout) -> Lines {
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Lines {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line containing `text` (waits up to 30 s).
+    pub fn until_containing(&mut self, text: &str) -> String {
+        self.until_matching(text, |line| line.contains(text))
+    }
+
+    /// The first line starting with `prefix` (waits up to 30 s).
+    pub fn until(&mut self, prefix: &str) -> String {
+        self.until_matching(prefix, |line| line.starts_with(prefix))
+    }
+
+    fn until_matching(&mut self, prefix: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line starting {prefix:?}; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Every remaining line, once the child has closed stdout.
+    pub fn rest(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            rest.push(line);
+        }
+        rest
+    }
+}
+
+/// Waits for `child` to exit (polling, up to 60 s); kills it and panics if it does not.
+pub fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not exit within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn run_to_end(mut command: Command, what: &str) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = err.read_to_end(&mut text);
+        text
+    });
+    let mut stdout = Vec::new();
+    let _ = out.read_to_end(&mut stdout);
+    let status = wait(&mut child, what);
+    Output {
+        status,
+        stdout,
+        stderr: reader.join().unwrap(),
+    }
+}
+
+/// `HH:MM:SS rest` → `rest`.
+pub fn after_clock(line: &str) -> &str {
+    let b = line.as_bytes();
+    let clock = b.len() > 9
+        && b[..8].iter().enumerate().all(|(i, c)| {
+            if i == 2 || i == 5 {
+                *c == b':'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && b[8] == b' ';
+    assert!(clock, "{line:?} does not start with HH:MM:SS");
+    &line[9..]
+}
+
+/// Polls until every job of `ids` has a status in `wanted` (bounded: 30 s).
+pub fn until_statuses(url: &str, ids: &[&str], wanted: &[JobStatus]) -> Vec<JobStatus> {
+    simul::run(async {
+        let mut queue = Queue::new(Connection::open(url).await.unwrap(), "default");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut statuses = Vec::new();
+            for id in ids {
+                statuses.push(queue.status(id).await.unwrap());
+            }
+            if statuses
+                .iter()
+                .all(|s| s.is_some_and(|s| wanted.contains(&s)))
+            {
+                return statuses.into_iter().flatten().collect();
+            }
+            assert!(Instant::now() < deadline, "statuses stayed {statuses:?}");
+            simul::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+/// The venv's python with rq installed: `$SIMUL_RQ_PYTHON`, or `target/rq-venv` made here the
+/// way `scripts/test.sh` makes it.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        if let Some(python) = std::env::var_os("SIMUL_RQ_PYTHON") {
+            let python = PathBuf::from(python);
+            assert!(python.exists(), "SIMUL_RQ_PYTHON={} does not exist", python.display());
+            return python;
+        }
+        let venv = root().join("target/rq-venv");
+        let python = venv.join("bin/python");
+        let has_rq = |python: &Path| {
+            Command::new(python)
+                .args(["-c", &format!("import rq, sys; sys.exit(rq.__version__ != '{RQ_VERSION}')")])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !has_rq(&python) {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(made, "cannot make a venv with `python3 -m venv {}`: install python3-venv, or set SIMUL_RQ_PYTHON to a python with rq=={RQ_VERSION}", venv.display());
+            let installed = Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", &format!("rq=={RQ_VERSION}")])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(installed, "`pip install rq=={RQ_VERSION}` failed in {}: is PyPI reachable?", venv.display());
+        }
+        python
+    })
+}
+
+pub fn python_script(script: &str) -> Command {
+    let mut command = Command::new(python());
+    command.arg(root().join("examples/rq").join(script));
+    command
+}
