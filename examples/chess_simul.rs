@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use simul::sync::Mutex;
 use simul::time::{now, sleep};
-use simul::{join_all, spawn, Runtime};
+use simul::{join_all, task, Runtime};
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -135,7 +135,9 @@ async fn asynchronous(c: Config, visits: Rc<RefCell<Vec<Visit>>>) -> Duration {
     let master = Rc::new(Mutex::new(()));
     let games = (0..c.boards).map(|board| {
         let (c, master, visits) = (c.clone(), Rc::clone(&master), Rc::clone(&visits));
-        spawn(async move {
+        // Named, so that a trace shows "board 3", not "task 4".
+        let named = task::Builder::new().name(format!("board {}", board + 1));
+        named.spawn(async move {
             for _round in 0..c.moves {
                 {
                     let _attention = master.lock().await;

@@ -279,7 +279,7 @@ fn trace_dash_prints_a_text_timeline() {
         .env("SIMUL_TRACE", "-");
     let (out, _, stderr) = run(command);
     assert!(out.status.success());
-    assert!(stderr.contains("spawned task 1"), "{stderr}");
+    assert!(stderr.contains("spawned board 1 (task 1)"), "{stderr}");
     assert!(stderr.contains("woken by timer"), "{stderr}");
     assert!(stderr.contains("reactor"), "{stderr}");
 }

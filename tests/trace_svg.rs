@@ -68,7 +68,8 @@ fn the_svg_has_a_row_per_track_and_a_bar_per_poll() {
     let names: Vec<&str> = of("thread_name", "M")
         .map(|e| e["args"]["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"task 4") && names.contains(&"reactor"));
+    // The boards are named tasks (`task::Builder::name`): the name reaches the SVG's rows.
+    assert!(names.contains(&"board 4 (task 4)") && names.contains(&"reactor"));
     let polls = of("poll", "B").count();
     let waits = of("reactor wait", "B").count();
     let wakes = of("wake", "i").count();
