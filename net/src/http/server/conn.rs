@@ -126,7 +126,9 @@ impl<S: Stream> Connection<S> {
             if let Some(head) = self.parser.parse(&mut self.buf).map_err(Failure::Refuse)? {
                 return Ok(Some(head));
             }
-            let idle = self.buf.is_empty() && deadline.is_none();
+            // No byte of this head yet: a timeout closes without a word (a browser's unused
+            // preconnect, an idle keep-alive connection); once it started, it is a 408.
+            let idle = self.buf.is_empty();
             if !self.buf.is_empty() && deadline.is_none() {
                 deadline = Some(deadline_in(options.header_read_timeout));
             }

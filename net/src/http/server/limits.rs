@@ -11,7 +11,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use simul_runtime::sync::Semaphore;
+use simul_runtime::sync::{Event, Semaphore};
 
 /// The accounting every connection of one server shares.
 #[derive(Debug)]
@@ -20,6 +20,8 @@ pub(super) struct Shared {
     open: Cell<usize>,
     budget: usize,
     body_bytes_held: Cell<usize>,
+    /// Notifies the tasks in [`ServerStats::wait_for`] that a count changed.
+    changed: Event,
 }
 
 impl Shared {
@@ -29,7 +31,15 @@ impl Shared {
             open: Cell::new(0),
             budget,
             body_bytes_held: Cell::new(0),
+            changed: Event::new(),
         })
+    }
+
+    /// Wakes whoever waits in [`ServerStats::wait_for`]: set, then clear, notifies exactly the
+    /// tasks waiting now (an [`Event`] keeps the notice with each waiter).
+    fn notify(&self) {
+        self.changed.set();
+        self.changed.clear();
     }
 
     pub(super) fn budget(&self) -> usize {
@@ -63,6 +73,7 @@ impl Slot {
     pub(super) fn occupy(mut self) -> Slot {
         self.occupied = true;
         self.shared.open.set(self.shared.open.get() + 1);
+        self.shared.notify();
         self
     }
 }
@@ -71,6 +82,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         if self.occupied {
             self.shared.open.set(self.shared.open.get() - 1);
+            self.shared.notify();
         }
         self.shared.slots.add_permits(1);
     }
@@ -91,6 +103,7 @@ impl Reservation {
             return None;
         }
         shared.body_bytes_held.set(held + bytes);
+        shared.notify();
         Some(Reservation {
             shared: Rc::clone(shared),
             bytes,
@@ -102,6 +115,7 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         let held = &self.shared.body_bytes_held;
         held.set(held.get() - self.bytes);
+        self.shared.notify();
     }
 }
 
@@ -127,5 +141,14 @@ impl ServerStats {
     /// Request body bytes reserved now, by bodies being read or handled.
     pub fn body_bytes_held(&self) -> usize {
         self.0.body_bytes_held.get()
+    }
+
+    /// Waits until `condition` holds, checking it again after each change of the counts: for
+    /// a graceful shutdown (`wait_for(|s| s.open_connections() == 0)`), and for tests, which
+    /// must not poll (on the virtual clock a polling loop would keep time from moving).
+    pub async fn wait_for(&self, condition: impl Fn(&ServerStats) -> bool) {
+        while !condition(self) {
+            self.0.changed.wait().await;
+        }
     }
 }
