@@ -9,9 +9,10 @@
 //!
 //! Invariants this file owns:
 //! - **bounded**: one reply costs at most [`Limits::max_reply_bytes`] of memory (512 MiB, as
-//!   Redis's own `proto-max-bulk-len`), counted as it is really spent: every element's
-//!   `Value` slot (32 bytes, so a million `:1` cost 32 MB, not the 4 MB they take on the wire),
-//!   every byte of string data, and every array's capacity as it grows. A bulk string is at most
+//!   Redis's own `proto-max-bulk-len`), counted as it is really spent: every byte of string
+//!   data, and every array's capacity as it grows, 32 bytes per `Value` slot (so a million `:1`
+//!   cost 32 MB, not the 4 MB they take on the wire). The largest bulk string Redis can hold
+//!   (512 MiB) still fits. A bulk string is at most
 //!   [`Limits::max_bulk`] bytes, an array at most [`Limits::max_array`] elements, nesting at
 //!   most [`Limits::max_depth`] levels (so dropping a value never recurses deeply), a status
 //!   line at most [`Limits::max_line`] bytes. A length is checked, against its limit and against
@@ -24,8 +25,7 @@ use std::mem::size_of;
 use super::error::ProtocolError;
 use super::resp::Value;
 
-/// What one element costs in memory besides its data: its slot in the parent array (or the
-/// reply itself).
+/// What one element of an array costs in memory besides its data: its slot in the array.
 const SLOT: usize = size_of::<Value>();
 
 /// Bounds on what the decoder accepts; the defaults fit any real Redis reply.
@@ -126,9 +126,6 @@ impl Decoder {
                 return Ok((used, None));
             };
             used += n;
-            if self.open.is_empty() {
-                self.spend(SLOT)?; // the reply itself
-            }
             let mut value = match element {
                 Element::Value(value) => {
                     self.spend(data_bytes(&value))?;
