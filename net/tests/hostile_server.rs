@@ -603,5 +603,12 @@ fn deadlines_of_duration_max_do_not_panic() {
             let response = client.get(&common::url(target.addr, "/")).await.unwrap();
             assert_eq!(response.text().await.unwrap(), "ok");
         }
+        // And the runtime's own timers: a period of "never" ticks once (computing the next tick
+        // used to overflow), then not for a long while.
+        let mut never = simul_runtime::time::interval(Duration::MAX);
+        never.tick().await;
+        let hour = Duration::from_secs(3600);
+        assert!(timeout(hour, never.tick()).await.is_err());
+        assert!(timeout(Duration::MAX, async { 7 }).await == Ok(7));
     }));
 }

@@ -146,6 +146,7 @@ impl Decoder {
                     self.spent = 0; // the reply is the caller's now
                     return Ok((used, Some(value)));
                 };
+                // BOOK: reply-budget
                 if array.items.len() == array.items.capacity() {
                     // Grow by doubling, never past the announced count, and pay for the new
                     // slots now: the header is a claim, the elements are what arrived.

@@ -84,15 +84,17 @@ impl<S: Stream> Connection<S> {
                 Err(Failure::Refuse(refusal)) => return self.refuse(refusal).await,
             };
             // Held until the handler returns, since the body lives in its `Request` until then.
-            let reservation = match Reservation::try_new(&self.context.shared, head.body_len) {
-                Some(reservation) => reservation,
-                None => {
-                    let length = head.body_len;
-                    let budget = self.context.shared.budget();
-                    return self
-                        .refuse(RequestError::BodyBudgetExhausted { length, budget })
-                        .await;
-                }
+            // (No body, nothing to hold: most requests skip the shared counter.)
+            let reservation = if head.body_len == 0 {
+                None
+            } else if let Some(held) = Reservation::try_new(&self.context.shared, head.body_len) {
+                Some(held)
+            } else {
+                let length = head.body_len;
+                let budget = self.context.shared.budget();
+                return self
+                    .refuse(RequestError::BodyBudgetExhausted { length, budget })
+                    .await;
             };
             let (version, keep_alive) = (head.version, head.keep_alive);
             let head_only = head.method == "HEAD";
@@ -117,6 +119,7 @@ impl<S: Stream> Connection<S> {
     /// Reads one head. `deadline`: when it must be complete (`None` on a kept-alive connection,
     /// whose deadline starts with the head's first byte). `Ok(None)`: the client closed, or
     /// idled out, cleanly between requests.
+    // BOOK: server-read-head
     async fn read_head(
         &mut self,
         mut deadline: Option<Instant>,
@@ -139,8 +142,6 @@ impl<S: Stream> Connection<S> {
                 Ok(Ok(0)) if self.buf.is_empty() => return Ok(None),
                 Ok(Ok(0)) | Ok(Err(_)) => return Err(Failure::Gone),
                 Ok(Ok(n)) => self.buf.commit(n),
-                // An idle keep-alive connection is closed without a word; a head that started
-                // and did not finish is answered 408.
                 Err(_) if idle => return Ok(None),
                 Err(_) => return Err(Failure::Refuse(RequestError::HeadTimeout)),
             }

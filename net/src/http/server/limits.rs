@@ -97,6 +97,7 @@ pub(super) struct Reservation {
 
 impl Reservation {
     /// Sets `bytes` aside if the budget has room for all of them, else `None`.
+    // BOOK: body-budget
     pub(super) fn try_new(shared: &Rc<Shared>, bytes: usize) -> Option<Reservation> {
         let held = shared.body_bytes_held.get();
         if bytes > shared.budget.saturating_sub(held) {

@@ -210,6 +210,7 @@ impl RequestParser {
     /// Parses the head at the front of `buf`. `Ok(None)`: not complete yet; read more into
     /// `buf` (keeping its bytes) and call again. On success the head's bytes are consumed and
     /// the body, if any, starts at the front of `buf`. After an error, close the connection.
+    // BOOK: server-scan
     pub fn parse(&mut self, buf: &mut ReadBuf) -> Result<Option<ParsedHead>, RequestError> {
         let bytes = buf.as_slice();
         let limit = self.max_head_bytes;
