@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! server_load keepalive CONNECTIONS REQUESTS   # REQUESTS spread over CONNECTIONS kept-alive connections
-//! server_load trickle CLIENTS HEAD_BYTES       # CLIENTS heads of HEAD_BYTES, one byte per write
+//! server_load trickle CLIENTS HEAD_BYTES [PAUSE_US]  # heads one byte per write, PAUSE_US apart
 //! ```
 //! The server runs on one thread (one simul loop), the clients on plain
 //! blocking sockets in threads of their own, so the server thread's CPU
@@ -118,11 +118,15 @@ fn keepalive(connections: usize, requests: usize) {
     );
 }
 
-fn trickle(clients: usize, head_bytes: usize) {
+/// `pause` between bytes makes each byte its own packet *and* its own read on the server (without
+/// it the server reads whatever piled up, many bytes at once).
+fn trickle(clients: usize, head_bytes: usize, pause: Duration) {
     let (addr, server_cpu) = start_server(clients);
+    // Fields of 1 KB, so a 60 KB head stays under the server's 100-field limit.
+    let field = format!("X-Padding: {}\r\n", "a".repeat(1000));
     let mut head = b"GET / HTTP/1.1\r\nHost: bench\r\n".to_vec();
-    while head.len() + 40 < head_bytes {
-        head.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    while head.len() + field.len() < head_bytes {
+        head.extend_from_slice(field.as_bytes());
     }
     head.extend_from_slice(b"\r\n");
     let head = std::sync::Arc::new(head);
@@ -134,7 +138,13 @@ fn trickle(clients: usize, head_bytes: usize) {
                 let mut conn = TcpStream::connect(addr).unwrap();
                 conn.set_nodelay(true).unwrap();
                 for byte in head.iter() {
-                    conn.write_all(&[*byte]).unwrap();
+                    // A server that refused the head early has closed: read its answer.
+                    if conn.write_all(&[*byte]).is_err() {
+                        break;
+                    }
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
                 }
                 read_response(&mut conn, &mut Vec::new());
             })
@@ -144,9 +154,10 @@ fn trickle(clients: usize, head_bytes: usize) {
     let wall = start.elapsed();
     let cpu = server_cpu.recv().unwrap();
     println!(
-        "server_load trickle: {clients} heads of {} bytes, one byte per write, in {:.2} s: \
-         server CPU {:.3} s",
+        "server_load trickle: {clients} heads of {} bytes, one byte per write {} us apart, in \
+         {:.2} s: server CPU {:.3} s",
         head.len(),
+        pause.as_micros(),
         wall.as_secs_f64(),
         cpu.as_secs_f64()
     );
@@ -161,12 +172,17 @@ fn main() {
     };
     match args.first().map(String::as_str) {
         Some("keepalive") => keepalive(number(1).max(1), number(2)),
-        Some("trickle") => trickle(number(1), number(2)),
+        Some("trickle") => {
+            let pause = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(0);
+            trickle(number(1), number(2), Duration::from_micros(pause))
+        }
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: server_load keepalive CONNECTIONS REQUESTS | trickle CLIENTS HEAD_BYTES");
+    eprintln!(
+        "usage: server_load keepalive CONNECTIONS REQUESTS | trickle CLIENTS HEAD_BYTES [PAUSE_US]"
+    );
     std::process::exit(2)
 }
