@@ -37,7 +37,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use simul::sync::Mutex;
-use simul::time::{now, sleep};
+use simul::time::{now, parse_seconds, sleep};
 use simul::{join_all, task, Runtime};
 
 #[derive(Debug, Clone)]
@@ -74,13 +74,8 @@ fn parse_args() -> Result<Config, String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        let seconds = |v: String| {
-            v.parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64)
-                .ok_or(format!("expected seconds, got {v:?}"))
-        };
+        // The runtime's one duration parser: `1e20` is a clear error, not a panic.
+        let seconds = |v: String| parse_seconds(&v).map_err(|e| format!("{arg}: {e}"));
         match arg.as_str() {
             "--boards" => c.boards = value()?.parse().map_err(|_| "bad --boards")?,
             "--moves" => c.moves = value()?.parse().map_err(|_| "bad --moves")?,
@@ -91,8 +86,9 @@ fn parse_args() -> Result<Config, String> {
                 c.speedup = value()?
                     .parse::<f64>()
                     .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0)
-                    .ok_or("bad --speedup")?
+                    // Bounded so that scaling a duration by it can neither overflow nor vanish.
+                    .filter(|s| (1e-6..=1e9).contains(s))
+                    .ok_or("--speedup wants a factor from 0.000001 to 1000000000")?
             }
             "--svg" => c.svg = Some(value()?),
             "--stats" => c.stats = true,
@@ -163,8 +159,11 @@ async fn asynchronous(c: Config, visits: Rc<RefCell<Vec<Visit>>>) -> Duration {
 
 /// What the move model predicts for the asynchronous exhibition.
 fn predicted_async(c: &Config) -> Duration {
-    let master_bound = c.master * c.boards * c.moves + c.opponent;
-    let opponent_bound = (c.master + c.opponent) * c.moves + c.master * (c.boards - 1);
+    // Saturating: a century per move on many boards must print a big number, not panic.
+    let master_bound =
+        (c.master.saturating_mul(c.boards).saturating_mul(c.moves)).saturating_add(c.opponent);
+    let opponent_bound = (c.master.saturating_add(c.opponent).saturating_mul(c.moves))
+        .saturating_add(c.master.saturating_mul(c.boards - 1));
     master_bound.max(opponent_bound)
 }
 

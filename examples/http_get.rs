@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use simul::net::http::{Client, Error, Response};
+use simul::time::parse_seconds;
 
 #[derive(Debug, Default)]
 struct Options {
@@ -43,13 +44,6 @@ fn usage() -> ! {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut o = Options::default();
-    let seconds = |v: String| -> Result<Duration, String> {
-        v.parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("expected seconds, got {v:?}"))
-    };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
         match arg.as_str() {
@@ -72,8 +66,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                 let v = value(&arg)?;
                 o.max_redirs = Some(v.parse().map_err(|_| format!("bad --max-redirs {v:?}"))?);
             }
-            "--max-time" | "-m" => o.max_time = Some(seconds(value(&arg)?)?),
-            "--connect-timeout" => o.connect_timeout = Some(seconds(value(&arg)?)?),
+            "--max-time" | "-m" => o.max_time = Some(seconds(&arg, value(&arg)?)?),
+            "--connect-timeout" => o.connect_timeout = Some(seconds(&arg, value(&arg)?)?),
             "-h" | "--help" => usage(),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option {flag}"))
@@ -85,6 +79,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
         return Err("no URL given".into());
     }
     Ok(o)
+}
+
+/// A duration flag's value, in seconds: the runtime's one parser, so `1e20` or `-1` is a clear
+/// error and never a panic.
+fn seconds(flag: &str, value: String) -> Result<Duration, String> {
+    parse_seconds(&value).map_err(|e| format!("{flag}: {e}"))
 }
 
 /// curl's exit codes for the failures we can have.

@@ -25,6 +25,7 @@ use simul::net::http::server::{Response, Server};
 use simul::net::redis::Connection;
 use simul::net::rq::{JobOptions, JobResult, Queue, Serializer};
 use simul::spawn;
+use simul::time::parse_seconds;
 
 /// The page served by default: the article's paragraph on RQ (42 words).
 const PAGE: &str = "Using asyncio and aiohttp is not always a good idea, especially if you are \
@@ -59,12 +60,8 @@ fn parse() -> Result<Args, String> {
                     .ok_or_else(|| format!("--serializer wants pickle or json, not {value:?}"))?
             }
             "--wait" => {
-                parsed.wait = value
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(Duration::from_secs_f64)
-                    .ok_or_else(|| format!("--wait wants seconds, not {value:?}"))?
+                // The runtime's one duration parser: `1e19` is a clear error, not a panic.
+                parsed.wait = parse_seconds(&value).map_err(|e| format!("--wait: {e}"))?
             }
             other => return Err(format!("unknown flag {other:?}")),
         }

@@ -32,6 +32,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use simul::net::rq::{serve_horse, stop_on_signals, Functions, Horse, Worker, WorkerOptions};
+use simul::time::parse_seconds;
 
 #[path = "rq/mymodule.rs"]
 mod mymodule;
@@ -47,13 +48,9 @@ fn usage(problem: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A duration flag's value: the runtime's one parser, so `1e20` is a clear error, not a panic.
 fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("{flag} wants seconds, not {value:?}"))
+    parse_seconds(value).map_err(|e| format!("{flag}: {e}"))
 }
 
 fn parse(args: &[String]) -> Result<(String, WorkerOptions), String> {

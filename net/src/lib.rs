@@ -2,7 +2,7 @@
 //!
 //! - [`TcpListener`] and [`TcpStream`]: non-blocking TCP (`tcp.rs`), and
 //!   an [`accept::Acceptor`] that rides out descriptor exhaustion.
-//! - [`http`]: an HTTP/1.1 client and a small server for fixtures.
+//! - [`http`]: an HTTP/1.1 client, and a server that bounds what a hostile client can take.
 #![forbid(unsafe_code)]
 
 pub mod accept;

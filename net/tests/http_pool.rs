@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::{fixture, ok, server, virtual_runtime, RawServer, Step};
-use simul_net::http::server::Response;
+use simul_net::http::server::{Response, Server};
 use simul_net::http::{Client, ClosePhase, Error};
 use simul_runtime::sync::oneshot;
 use simul_runtime::time::{sleep, timeout};
@@ -144,7 +144,10 @@ fn no_idle_connections_when_the_pool_is_disabled() {
 fn idle_age_limits_reuse() {
     virtual_runtime().block_on(async {
         let (addr, _serving) = fixture(
-            server().keep_alive_timeout(Duration::from_secs(3600)),
+            Server::builder()
+                .keep_alive_timeout(Duration::from_secs(3600))
+                .bind(common::any_port())
+                .unwrap(),
             |req| async move { Response::text(200, req.peer_addr().to_string()) },
         );
         let client = Client::builder()

@@ -8,15 +8,16 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{find, fixture, raw_exchange, server, virtual_runtime, Serving};
-use simul_net::http::server::{Response, Server};
+use common::{any_port, find, fixture, raw_exchange, server, virtual_runtime, Serving};
+use simul_net::http::server::{Response, Server, ServerBuilder};
 use simul_net::http::Client;
 use simul_net::TcpStream;
 use simul_runtime::run;
 
 /// A server answering "hello" (or the request body, for POST), with `configure` applied.
-fn hello(configure: impl FnOnce(Server) -> Server) -> (SocketAddr, Serving) {
-    fixture(configure(server()), |req| async move {
+fn hello(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> (SocketAddr, Serving) {
+    let server = configure(Server::builder()).bind(any_port()).unwrap();
+    fixture(server, |req| async move {
         match req.method() {
             "POST" => Response::new(200).body(req.body().to_vec()),
             _ => Response::text(200, "hello"),
@@ -141,7 +142,11 @@ fn big_body_is_413() {
             .await
             .unwrap();
         assert_eq!(response.status(), 413);
-        assert_eq!(response.text().await.unwrap(), "request body too large\n");
+        let text = response.text().await.unwrap();
+        assert!(
+            text.starts_with("request body too large: 2048 bytes"),
+            "{text}"
+        );
     });
 }
 

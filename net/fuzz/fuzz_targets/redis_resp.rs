@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         // Small limits, so the fuzzer reaches every limit error with short inputs.
         Limits {
+            max_reply_bytes: 512,
             max_bulk: 16,
             max_array: 8,
             max_depth: 4,

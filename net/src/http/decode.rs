@@ -81,6 +81,9 @@ pub struct ResponseDecoder {
     state: State,
     /// Search for the end of the current head.
     head_end: BlockEnd,
+    /// Bytes of 1xx heads skipped so far: they count against the head limit with the final head,
+    /// or a server sending `100 Continue` for ever would be read for ever.
+    informational_bytes: usize,
     /// Whether any response byte arrived: a close before the first byte is the retryable kind.
     received_any: bool,
     /// The peer closed its side; nothing more will be buffered.
@@ -127,6 +130,7 @@ impl ResponseDecoder {
             limits,
             state: State::Head,
             head_end: BlockEnd::default(),
+            informational_bytes: 0,
             received_any: false,
             eof: false,
             keep_alive: false,
@@ -181,13 +185,14 @@ impl ResponseDecoder {
     }
 
     fn head(&mut self, buf: &mut ReadBuf) -> Result<Option<Head>, Error> {
-        let limit = self.limits.max_head_bytes;
         loop {
+            let limit = self.limits.max_head_bytes;
+            let left = limit.saturating_sub(self.informational_bytes);
             let bytes = buf.as_slice();
             self.received_any |= !bytes.is_empty();
-            let window = &bytes[..bytes.len().min(limit)];
+            let window = &bytes[..bytes.len().min(left)];
             let Some(end) = self.head_end.find(window, true) else {
-                if bytes.len() >= limit {
+                if bytes.len() >= left {
                     return Err(Error::HeadTooLarge { limit });
                 }
                 if self.eof {
@@ -205,6 +210,7 @@ impl ResponseDecoder {
                 Parsed::Informational { len } => {
                     buf.consume(len);
                     self.head_end.reset();
+                    self.informational_bytes += len;
                     continue;
                 }
                 Parsed::Final { len, head } => {

@@ -127,9 +127,9 @@ pub(crate) fn framing_for(
     framing(BodyLength::UntilClose, false)
 }
 
-/// RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive` (and no
-/// `close`: `keep-alive, close` means close).
-fn persistent(version: Version, headers: &Headers) -> bool {
+/// RFC 9112 §9.3, for responses and (in the server) requests alike: HTTP/1.1 persists unless
+/// `close`; HTTP/1.0 only with `keep-alive` (and no `close`: `keep-alive, close` means close).
+pub(crate) fn persistent(version: Version, headers: &Headers) -> bool {
     let close = headers.contains_token("connection", "close");
     match version {
         Version::Http11 => !close,
@@ -157,8 +157,9 @@ fn chunked_is_final(headers: &Headers) -> Result<bool, Error> {
 }
 
 /// The one length every `Content-Length` value (repeated lines and comma lists alike) agrees on,
-/// or `None` when there is no such header.
-fn content_length(headers: &Headers) -> Result<Option<u64>, Error> {
+/// or `None` when there is no such header. The server reads requests with this very function:
+/// one rule on both sides, so our client and our server cannot disagree on where a message ends.
+pub(crate) fn content_length(headers: &Headers) -> Result<Option<u64>, Error> {
     let mut length = None;
     for element in headers.list_elements("content-length") {
         let value = parse_decimal(element).ok_or_else(|| HeadProblem::InvalidContentLength {

@@ -13,8 +13,9 @@
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes in one response head, status line to blank line (leading empty lines included).
-    /// Default 64 KiB, as ureq; httparse alone would wait for ever for a head that never ends.
+    /// Bytes in one response head, status line to blank line (leading empty lines and any 1xx
+    /// heads before it included, so endless `100 Continue` is refused too). Default 64 KiB, as
+    /// ureq; httparse alone would wait for ever for a head that never ends.
     pub max_head_bytes: usize,
     /// Fields in one head, and in the trailer section. Default 100, as hyper.
     pub max_headers: usize,

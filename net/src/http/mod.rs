@@ -1,4 +1,4 @@
-//! HTTP/1.1 client protocol, without IO: a request encoder and an incremental response decoder.
+//! HTTP/1.1: the protocol without IO (request encoder, response decoder), the client, the server.
 //!
 //! This layer is *sans-IO*: it never touches a socket or the runtime. The IO layer reads bytes
 //! into a [`ReadBuf`], hands it to a [`ResponseDecoder`], and writes what [`encode_request`]
@@ -17,7 +17,7 @@
 //! | `encode.rs` | the request head, refusing injection |
 //! | `limits.rs` | bounds on heads, headers, bodies, extensions, trailers |
 //! | `client/` | the IO layer: connections, the keep-alive pool, timeouts, redirects, retries |
-//! | `server/` | a small server for fixtures and examples |
+//! | `server/` | the server: an incremental request parser, limits and deadlines against hostile clients |
 
 mod buffer;
 mod chunked;

@@ -180,7 +180,7 @@ impl Connection {
         let reply = self
             .blocking(
                 &command.arg(timeout.as_secs_f64()),
-                timeout + BLOCKING_MARGIN,
+                timeout.saturating_add(BLOCKING_MARGIN),
             )
             .await?;
         convert("BLMOVE", reply, optional_bytes)
@@ -195,7 +195,9 @@ impl Connection {
         timeout: Duration,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, Error> {
         let command = cmd("BLPOP").args(keys).arg(timeout.as_secs_f64());
-        let reply = self.blocking(&command, timeout + BLOCKING_MARGIN).await?;
+        let reply = self
+            .blocking(&command, timeout.saturating_add(BLOCKING_MARGIN))
+            .await?;
         convert("BLPOP", reply, |v| match v {
             Value::NilArray => Ok(None),
             other => match byte_strings(other)?.as_mut_slice() {

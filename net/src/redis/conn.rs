@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use simul_runtime::time::timeout;
 
+use super::decode::Limits;
 use super::encode::{cmd, Cmd};
 use super::error::Error;
 use super::link::Link;
@@ -51,6 +52,8 @@ pub struct Connection {
     /// Client-side deadline of [`query`](Self::query), [`pipeline`](Self::pipeline) and
     /// [`transaction`](Self::transaction).
     command_timeout: Option<Duration>,
+    /// Bounds on each reply, applied to every link this connection opens.
+    reply_limits: Limits,
 }
 
 impl Connection {
@@ -68,6 +71,7 @@ impl Connection {
             info,
             link: Some(link),
             command_timeout: Some(COMMAND_TIMEOUT),
+            reply_limits: Limits::default(),
         })
     }
 
@@ -81,6 +85,16 @@ impl Connection {
     /// [`Error::Timeout`] and the connection is dropped.
     pub fn set_command_timeout(&mut self, limit: Option<Duration>) {
         self.command_timeout = limit;
+    }
+
+    /// Sets the bounds on every reply (default [`Limits::default`]: 512 MiB of memory per reply,
+    /// 16 Mi elements per array, 64 levels of nesting). A reply past them fails with
+    /// [`Error::Protocol`] and the connection is dropped, as after any protocol error.
+    pub fn set_reply_limits(&mut self, limits: Limits) {
+        self.reply_limits = limits;
+        if let Some(link) = &mut self.link {
+            link.set_limits(limits);
+        }
     }
 
     /// Sends one command and returns its reply. An error reply is `Ok(Value::Error(..))`; use
@@ -215,7 +229,11 @@ impl Connection {
             Some(link) if link.is_idle_and_open() => link,
             // Never used, or closed by the server while idle (nothing was sent, so reconnecting
             // here is safe), or broken by the previous command.
-            _ => Link::open(&self.info).await?,
+            _ => {
+                let mut link = Link::open(&self.info).await?;
+                link.set_limits(self.reply_limits);
+                link
+            }
         };
         let work = link.exchange(request, count, name);
         let replies = match limit {

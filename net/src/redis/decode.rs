@@ -8,22 +8,37 @@
 //! bytes arrive.
 //!
 //! Invariants this file owns:
-//! - **bounded**: a bulk string is at most [`Limits::max_bulk`] bytes (Redis's own 512 MiB),
-//!   an array at most [`Limits::max_array`] elements, nesting at most [`Limits::max_depth`]
-//!   levels (so dropping a value never recurses deeply), a status line at most
-//!   [`Limits::max_line`] bytes. A length is checked before any memory is set aside for it;
+//! - **bounded**: one reply costs at most [`Limits::max_reply_bytes`] of memory (512 MiB, as
+//!   Redis's own `proto-max-bulk-len`), counted as it is really spent: every byte of string
+//!   data, and every array's capacity as it grows, 32 bytes per `Value` slot (so a million `:1`
+//!   cost 32 MB, not the 4 MB they take on the wire). The largest bulk string Redis can hold
+//!   (512 MiB) still fits. A bulk string is at most
+//!   [`Limits::max_bulk`] bytes, an array at most [`Limits::max_array`] elements, nesting at
+//!   most [`Limits::max_depth`] levels (so dropping a value never recurses deeply), a status
+//!   line at most [`Limits::max_line`] bytes. A length is checked, against its limit and against
+//!   what is left of the reply's budget, before any memory is set aside for it;
 //! - **total**: any input gives a value, "need more", or a [`ProtocolError`], never a panic;
 //! - **terminating**: every step of the loop consumes at least three bytes.
+
+use std::mem::size_of;
 
 use super::error::ProtocolError;
 use super::resp::Value;
 
+/// What one element of an array costs in memory besides its data: its slot in the array.
+const SLOT: usize = size_of::<Value>();
+
 /// Bounds on what the decoder accepts; the defaults fit any real Redis reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Most memory one reply may cost, in bytes: string data, one `Value` per element, and
+    /// array capacity (512 MiB, as Redis's `proto-max-bulk-len`). The bound that keeps a server
+    /// announcing `*4294967295` and sending `:1` for ever from exhausting memory.
+    pub max_reply_bytes: usize,
     /// Longest bulk string, in bytes (`proto-max-bulk-len`, 512 MiB by default in Redis).
     pub max_bulk: usize,
-    /// Most elements in one array.
+    /// Most elements in one array (16 Mi: as many 32-byte elements as the default reply budget
+    /// holds).
     pub max_array: usize,
     /// Deepest nesting of arrays; a top-level array is depth 1.
     pub max_depth: usize,
@@ -34,8 +49,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
+            max_reply_bytes: 512 * 1024 * 1024,
             max_bulk: 512 * 1024 * 1024,
-            max_array: u32::MAX as usize,
+            max_array: 16 * 1024 * 1024,
             max_depth: 64,
             max_line: 1024 * 1024,
         }
@@ -63,6 +79,8 @@ pub struct Decoder {
     limits: Limits,
     /// Arrays whose header has been read but not all their elements, innermost last.
     open: Vec<OpenArray>,
+    /// Memory the reply being decoded has cost so far (see [`Limits::max_reply_bytes`]).
+    spent: usize,
 }
 
 #[derive(Debug)]
@@ -89,6 +107,7 @@ impl Decoder {
         Decoder {
             limits,
             open: Vec::new(),
+            spent: 0,
         }
     }
 
@@ -108,12 +127,15 @@ impl Decoder {
             };
             used += n;
             let mut value = match element {
-                Element::Value(value) => value,
+                Element::Value(value) => {
+                    self.spend(data_bytes(&value))?;
+                    value
+                }
                 Element::ArrayStart(expected) => {
-                    // Capacity from the header only up to a small bound: the header is a claim,
-                    // the elements are what we have actually received.
-                    let items = Vec::with_capacity(expected.min(64));
-                    self.open.push(OpenArray { expected, items });
+                    self.open.push(OpenArray {
+                        expected,
+                        items: Vec::new(),
+                    });
                     continue;
                 }
             };
@@ -121,8 +143,18 @@ impl Decoder {
             // that array, and so on outwards.
             loop {
                 let Some(mut array) = self.open.pop() else {
+                    self.spent = 0; // the reply is the caller's now
                     return Ok((used, Some(value)));
                 };
+                // BOOK: reply-budget
+                if array.items.len() == array.items.capacity() {
+                    // Grow by doubling, never past the announced count, and pay for the new
+                    // slots now: the header is a claim, the elements are what arrived.
+                    let len = array.items.len();
+                    let more = (array.expected - len).min(len.max(64));
+                    self.spend(more.saturating_mul(SLOT))?;
+                    array.items.reserve_exact(more);
+                }
                 array.items.push(value);
                 if array.items.len() < array.expected {
                     self.open.push(array);
@@ -130,6 +162,32 @@ impl Decoder {
                 }
                 value = Value::Array(array.items);
             }
+        }
+    }
+
+    /// Counts `bytes` against the reply's budget.
+    fn spend(&mut self, bytes: usize) -> Result<(), ProtocolError> {
+        match self.spent.checked_add(bytes) {
+            Some(total) if total <= self.limits.max_reply_bytes => {
+                self.spent = total;
+                Ok(())
+            }
+            _ => Err(self.too_large()),
+        }
+    }
+
+    fn too_large(&self) -> ProtocolError {
+        ProtocolError::ReplyTooLarge {
+            limit: self.limits.max_reply_bytes,
+        }
+    }
+
+    /// Whether `bytes` more could still fit in the reply's budget: checked on a length header,
+    /// before waiting for (and buffering) what it announces.
+    fn affordable(&self, bytes: usize) -> Result<(), ProtocolError> {
+        match self.spent.checked_add(bytes) {
+            Some(total) if total <= self.limits.max_reply_bytes => Ok(()),
+            _ => Err(self.too_large()),
         }
     }
 
@@ -151,6 +209,7 @@ impl Decoder {
             b'$' => match length(line, "bulk length", self.limits.max_bulk)? {
                 None => Element::Value(Value::Nil),
                 Some(len) => {
+                    self.affordable(len)?;
                     // Saturating: a length near `usize::MAX` (possible only with a custom limit) never arrives.
                     let stop = end.saturating_add(len).saturating_add(2);
                     let Some(data_and_crlf) = buf.get(end..stop) else {
@@ -171,7 +230,11 @@ impl Decoder {
                     })
                 }
                 Some(0) => Element::Value(Value::Array(Vec::new())),
-                Some(len) => Element::ArrayStart(len),
+                Some(len) => {
+                    // Filled, the array will cost at least a slot per element.
+                    self.affordable(len.saturating_mul(SLOT))?;
+                    Element::ArrayStart(len)
+                }
             },
             other => return Err(ProtocolError::UnknownType { byte: other }),
         };
@@ -210,6 +273,15 @@ impl Decoder {
 pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, ProtocolError> {
     let (used, value) = Decoder::new().decode(buf)?;
     Ok(value.map(|value| (value, used)))
+}
+
+/// The heap bytes a complete non-array value owns.
+fn data_bytes(value: &Value) -> usize {
+    match value {
+        Value::Simple(s) | Value::Error(s) => s.len(),
+        Value::Bulk(b) => b.len(),
+        _ => 0,
+    }
 }
 
 /// A signed decimal: an optional `-`, then 1 to 19 digits, within `i64`.

@@ -132,6 +132,11 @@ pub enum ProtocolError {
         /// The limit.
         limit: usize,
     },
+    /// One reply would cost more memory than the decoder's budget for a reply.
+    ReplyTooLarge {
+        /// The budget in bytes.
+        limit: usize,
+    },
     /// Arrays nested deeper than the decoder's limit.
     TooDeep {
         /// The limit.
@@ -225,6 +230,11 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooDeep { limit } => {
                 write!(f, "arrays are nested more than {limit} levels deep")
             }
+            ProtocolError::ReplyTooLarge { limit } => write!(
+                f,
+                "the reply would take more than {limit} bytes of memory; the connection is closed \
+                 (raise redis::Limits::max_reply_bytes if such replies are expected)"
+            ),
             ProtocolError::BulkNotTerminated { len } => write!(
                 f,
                 "a bulk string of {len} bytes is not followed by CRLF (wrong length?)"

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use simul_runtime::time::timeout;
 
-use super::decode::Decoder;
+use super::decode::{Decoder, Limits};
 use super::encode::cmd;
 use super::error::Error;
 use super::resp::Value;
@@ -95,6 +95,11 @@ impl Link {
             }
         }
         Ok(())
+    }
+
+    /// Decodes the following replies within `limits`.
+    pub(super) fn set_limits(&mut self, limits: Limits) {
+        self.decoder = Decoder::with_limits(limits);
     }
 
     /// Whether the link can carry a command: nothing unread, and the server has not closed it.

@@ -184,6 +184,7 @@ fn random_garbage_never_panics_and_split_does_not_change_the_outcome() {
             })
             .collect();
         let limits = Limits {
+            max_reply_bytes: 512,
             max_bulk: 8,
             max_array: 4,
             max_depth: 3,
@@ -264,7 +265,7 @@ fn malformed_replies_are_typed_errors() {
             P::TooLong {
                 what: "array length",
                 len: 99_999_999_999,
-                limit: u32::MAX as usize,
+                limit: 16 << 20,
             },
         ),
     ];
@@ -357,4 +358,67 @@ fn connection_errors_say_whether_the_command_may_have_run() {
         source: std::io::ErrorKind::BrokenPipe.into(),
     };
     assert!(io.to_string().contains("it was not sent"), "{io}");
+}
+
+/// A decoder whose replies may cost at most `budget` bytes, with no other limit in the way.
+fn budgeted(budget: usize) -> Decoder {
+    Decoder::with_limits(Limits {
+        max_reply_bytes: budget,
+        max_array: usize::MAX,
+        ..Limits::default()
+    })
+}
+
+#[test]
+fn an_endless_array_is_refused_at_its_header() {
+    // The attack of issue 12: `*4294967295`, then `:1` for ever.
+    assert_eq!(
+        decode(b"*4294967295\r\n:1\r\n"),
+        Err(ProtocolError::TooLong {
+            what: "array length",
+            len: 4_294_967_295,
+            limit: 16 << 20,
+        })
+    );
+    // Without the count limit, the budget refuses the claim: 2^32 slots cannot fit in 1 MiB.
+    let mut decoder = budgeted(1 << 20);
+    assert_eq!(
+        decoder.decode(b"*4294967295\r\n"),
+        Err(ProtocolError::ReplyTooLarge { limit: 1 << 20 })
+    );
+}
+
+#[test]
+fn elements_are_counted_by_their_memory_not_their_wire_size() {
+    // 30,000 `:1` are 120 KB on the wire and 960 KB as values: within a 1 MiB budget.
+    let fits = [b"*30000\r\n".to_vec(), b":1\r\n".repeat(30_000)].concat();
+    let (used, reply) = budgeted(1 << 20).decode(&fits).unwrap();
+    assert_eq!(used, fits.len());
+    assert_eq!(reply.unwrap().into_array().unwrap().len(), 30_000);
+    // 40,000 of them (160 KB on the wire) are 1.28 MB as values: refused, part-way.
+    let too_many = [b"*40000\r\n".to_vec(), b":1\r\n".repeat(40_000)].concat();
+    assert_eq!(
+        feed(&mut budgeted(1 << 20), &[&too_many]),
+        Err(ProtocolError::ReplyTooLarge { limit: 1 << 20 })
+    );
+}
+
+#[test]
+fn a_bulk_string_past_the_budget_is_refused_before_it_is_buffered() {
+    let mut decoder = budgeted(1 << 20);
+    let first = [&b"*2\r\n$600000\r\n"[..], &vec![b'a'; 600_000], b"\r\n"].concat();
+    assert_eq!(decoder.decode(&first).unwrap(), (first.len(), None));
+    // The second header alone is refused: its 600,000 bytes would not fit in what is left.
+    assert_eq!(
+        decoder.decode(b"$600000\r\n"),
+        Err(ProtocolError::ReplyTooLarge { limit: 1 << 20 })
+    );
+}
+
+#[test]
+fn the_budget_is_per_reply() {
+    let reply = [&b"$900000\r\n"[..], &vec![b'b'; 900_000], b"\r\n"].concat();
+    let twice = [reply.clone(), reply].concat();
+    let replies = feed(&mut budgeted(1 << 20), &[&twice]).unwrap();
+    assert_eq!(replies.len(), 2);
 }

@@ -11,7 +11,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
-use simul_runtime::time::now;
+use simul_runtime::time::{deadline_in, now};
 
 use super::codec::{epoch_whole_seconds, utc_timestamp, uuid4};
 use super::error::Error;
@@ -306,7 +306,7 @@ impl Queue {
         id: &str,
         limit: Duration,
     ) -> Result<Option<JobResult>, Error> {
-        let deadline = now() + limit;
+        let deadline = deadline_in(limit);
         loop {
             if let Some(result) = self.latest_result(id).await? {
                 return Ok(Some(result));
@@ -327,7 +327,7 @@ impl Queue {
                 .arg("0");
             let reply = self
                 .conn
-                .blocking(&read, left + crate::redis::BLOCKING_MARGIN)
+                .blocking(&read, left.saturating_add(crate::redis::BLOCKING_MARGIN))
                 .await?
                 .into_result()?;
             if reply.is_nil() {

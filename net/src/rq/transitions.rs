@@ -46,9 +46,15 @@ impl Execution {
 /// `+inf` for [`Ttl::Forever`].
 fn expiry_score(at: SystemTime, ttl: Ttl) -> String {
     match ttl {
-        Ttl::Seconds(s) => (epoch_whole_seconds(at) + s).to_string(),
+        Ttl::Seconds(s) => epoch_whole_seconds(at).saturating_add(s).to_string(),
         Ttl::Forever => "+inf".into(),
     }
+}
+
+/// A heartbeat deadline in whole seconds, at least 1 and at most a century: `Duration::MAX`
+/// ("never") must neither overflow the epoch arithmetic nor exceed what `EXPIRE` accepts.
+fn heartbeat_seconds(ttl: Duration) -> u64 {
+    ttl.as_secs().clamp(1, simul_runtime::time::MAX_SECONDS)
 }
 
 /// `EXPIRE key ttl`, or `PERSIST key` for ever.
@@ -68,7 +74,7 @@ pub(crate) fn start(keys: &Keys, run: &Execution, heartbeat_ttl: Duration) -> Ve
     let job = Keys::job(&run.job_id);
     let execution = Keys::execution(&run.job_id, &run.id);
     let stamp = utc_timestamp(run.started);
-    let ttl = heartbeat_ttl.as_secs().max(1);
+    let ttl = heartbeat_seconds(heartbeat_ttl);
     let deadline = epoch_whole_seconds(run.started) + ttl;
     let started = epoch_seconds(run.started);
     vec![
@@ -117,7 +123,7 @@ pub(crate) fn heartbeat(
     now: SystemTime,
     heartbeat_ttl: Duration,
 ) -> Vec<Cmd> {
-    let ttl = heartbeat_ttl.as_secs().max(1);
+    let ttl = heartbeat_seconds(heartbeat_ttl);
     let deadline = epoch_whole_seconds(now) + ttl;
     let execution = Keys::execution(&run.job_id, &run.id);
     vec![

@@ -5,6 +5,7 @@
 //! Under the virtual clock a program that sleeps for hours finishes at once,
 //! and deterministically.
 
+mod seconds;
 mod sleep;
 
 use std::future::Future;
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-pub use sleep::Sleep;
+pub use seconds::{parse_seconds, SecondsError, MAX_SECONDS};
+pub use sleep::{add_saturating, Sleep};
 
 use crate::driver::Driver;
 
@@ -50,6 +52,20 @@ pub fn advance(duration: Duration) {
     );
     let to = sleep::add_saturating(driver.now(), duration);
     driver.clock().advance_to(to);
+}
+
+/// The instant `delay` from now on the runtime's clock: the one way to turn a
+/// caller's `Duration` into a deadline. It saturates ([`add_saturating`]), so
+/// `Duration::MAX` means "never" instead of a panic.
+///
+/// ```
+/// use std::time::Duration;
+/// simul_runtime::run(async {
+///     assert!(simul_runtime::time::deadline_in(Duration::MAX) > simul_runtime::time::now());
+/// });
+/// ```
+pub fn deadline_in(delay: Duration) -> Instant {
+    add_saturating(now(), delay)
 }
 
 /// Waits for `duration` (asyncio's `await asyncio.sleep(d)`).
@@ -166,11 +182,12 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();
-        let mut next = scheduled + self.period;
+        let mut next = add_saturating(scheduled, self.period);
         let now = now();
         if next <= now {
             let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
-            next = scheduled + self.period * u32::try_from(behind + 1).unwrap_or(u32::MAX);
+            let skip = u32::try_from(behind + 1).unwrap_or(u32::MAX);
+            next = add_saturating(scheduled, self.period.saturating_mul(skip));
         }
         self.sleep.reset(next);
         Poll::Ready(scheduled)

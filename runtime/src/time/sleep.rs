@@ -82,8 +82,16 @@ impl Sleep {
     }
 }
 
-/// `at + delay`, or about thirty years away if that overflows `Instant`.
-pub(crate) fn add_saturating(at: Instant, delay: Duration) -> Instant {
+/// `at + delay`, or about thirty years away if that overflows `Instant`: a
+/// delay meant as "never" (`Duration::MAX`) must not panic, and thirty years
+/// is never for any program.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let now = Instant::now();
+/// assert!(simul_runtime::time::add_saturating(now, Duration::MAX) > now);
+/// ```
+pub fn add_saturating(at: Instant, delay: Duration) -> Instant {
     at.checked_add(delay)
         .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
 }

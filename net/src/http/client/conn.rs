@@ -123,7 +123,7 @@ impl Deadlines {
         work: impl Future<Output = T>,
     ) -> Result<T, Error> {
         let now = time::now();
-        let own = limit.map(|d| (now + d, phase));
+        let own = limit.map(|d| (time::add_saturating(now, d), phase));
         let total = self.total.map(|at| (at, TimeoutPhase::Total));
         let nearest = match (own, total) {
             (Some(a), Some(b)) => Some(if b.0 <= a.0 { b } else { a }),

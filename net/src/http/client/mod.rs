@@ -241,7 +241,7 @@ impl Client {
         let total = request.timeout.or(config.total_timeout);
         let deadlines = Deadlines {
             read_idle: config.read_timeout,
-            total: total.map(|d| simul_runtime::time::now() + d),
+            total: total.map(simul_runtime::time::deadline_in),
         };
         let mut target = self.inner.targets.resolve(&request.url)?;
         let mut method = request.method;

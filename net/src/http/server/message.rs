@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::conn::Writer;
+use super::stream::Stream;
 use crate::http::{Headers, Version};
-use crate::TcpStream;
 
-/// A request as the fixture server received it: head and whole body.
+/// A request as the server received it: head and whole body.
 #[derive(Debug)]
 pub struct Request {
     pub(super) method: String,
@@ -197,47 +198,71 @@ impl Response {
 
     /// Writes the response; `head_only` for HEAD requests (headers that
     /// describe the body, but no body).
-    pub(super) async fn write_to(
+    pub(super) async fn write_to<S: Stream>(
         &self,
-        conn: &TcpStream,
+        mut w: Writer<'_, S>,
         version: Version,
         keep_alive: bool,
         head_only: bool,
     ) -> std::io::Result<()> {
-        let mut head = format!("{version} {} {}\r\n", self.status, reason(self.status));
+        let out = &mut *w.out;
+        out.clear();
+        out.extend_from_slice(match version {
+            Version::Http10 => b"HTTP/1.0",
+            Version::Http11 => b"HTTP/1.1",
+        });
+        out.push(b' ');
+        push_decimal(out, u64::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         let no_body = head_only || self.status == 204 || self.status == 304 || self.status < 200;
-        match &self.body {
-            Body::Full(bytes) => head.push_str(&format!("Content-Length: {}\r\n", bytes.len())),
-            Body::Parts { chunked: true, .. } => head.push_str("Transfer-Encoding: chunked\r\n"),
-            Body::Parts { parts, .. } => {
-                let total: usize = parts.iter().map(Vec::len).sum();
-                head.push_str(&format!("Content-Length: {total}\r\n"));
+        let length = match &self.body {
+            Body::Full(bytes) => Some(bytes.len()),
+            Body::Parts { chunked: true, .. } => None,
+            Body::Parts { parts, .. } => Some(parts.iter().map(Vec::len).sum()),
+        };
+        match length {
+            Some(length) => {
+                out.extend_from_slice(b"Content-Length: ");
+                push_decimal(out, length as u64);
+                out.extend_from_slice(b"\r\n");
             }
+            None => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         }
         match (keep_alive, version) {
-            (false, _) => head.push_str("Connection: close\r\n"),
-            (true, Version::Http10) => head.push_str("Connection: keep-alive\r\n"),
+            (false, _) => out.extend_from_slice(b"Connection: close\r\n"),
+            (true, Version::Http10) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
             (true, Version::Http11) => {}
         }
-        head.push_str("\r\n");
+        out.extend_from_slice(b"\r\n");
         if no_body {
-            return conn.write_all(head.as_bytes()).await;
+            return w.flush_out().await;
         }
         match &self.body {
             Body::Full(bytes) => {
-                let mut message = head.into_bytes();
-                message.extend_from_slice(bytes);
-                conn.write_all(&message).await
+                // Head and a small body in one write (one packet); a large body on its own, so
+                // it is not copied.
+                if bytes.len() <= 16 * 1024 {
+                    out.extend_from_slice(bytes);
+                    w.flush_out().await
+                } else {
+                    w.flush_out().await?;
+                    w.write_all(bytes).await
+                }
             }
             Body::Parts {
                 parts,
                 delay,
                 chunked,
             } => {
-                conn.write_all(head.as_bytes()).await?;
+                w.flush_out().await?;
                 for part in parts {
                     if !delay.is_zero() {
                         simul_runtime::time::sleep(*delay).await;
@@ -246,21 +271,37 @@ impl Response {
                         if part.is_empty() {
                             continue; // an empty chunk would end the body
                         }
-                        let mut framed = format!("{:x}\r\n", part.len()).into_bytes();
+                        let framed = &mut *w.out;
+                        framed.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
                         framed.extend_from_slice(part);
                         framed.extend_from_slice(b"\r\n");
-                        conn.write_all(&framed).await?;
+                        w.flush_out().await?;
                     } else {
-                        conn.write_all(part).await?;
+                        w.write_all(part).await?;
                     }
                 }
                 if *chunked {
-                    conn.write_all(b"0\r\n\r\n").await?;
+                    w.write_all(b"0\r\n\r\n").await?;
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// Writes `n` in decimal without going through a `String`.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// The standard reason phrase (clients ignore it, people read it).

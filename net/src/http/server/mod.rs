@@ -1,38 +1,49 @@
-//! A small HTTP/1.1 server, for fixtures and examples.
+//! An HTTP/1.1 server that a hostile client cannot take down.
 //!
-//! It exists so that examples and tests need nothing outside the repository:
-//! a handler closure turns each [`Request`] into a [`Response`]. It speaks
-//! enough HTTP/1.1 to be a fair peer — keep-alive, `Content-Length` or
-//! chunked responses, slow streaming, `100 Continue`, and a 400-class answer
-//! (then close) for malformed or oversized requests — and no more: no
-//! routing, no TLS, no chunked *request* bodies (answered with 501).
+//! A handler closure turns each [`Request`] into a [`Response`]. The server speaks what a fair
+//! peer needs (keep-alive, pipelining, `Content-Length` or chunked responses, slow streaming,
+//! `100 Continue`, HEAD) and refuses the rest with a status and a close: malformed or oversized
+//! heads (400, 431), bodies it will not read (413, 501), heads that do not arrive in time (408),
+//! bodies that do not fit in the memory budget (503). No routing, no chunked *request* bodies.
+//!
+//! One thread serves every connection, so anything one client can make the server hold (a
+//! connection, memory, time) is bounded by an option of [`ServerBuilder`], with a default.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `mod.rs` | [`Server`]: binding, the accept loop under the connection limit |
+//! | `builder.rs` | [`ServerBuilder`]: every limit and deadline, and its default |
+//! | `parse.rs` | [`RequestParser`]: the request head, incrementally, without IO; [`RequestError`] |
+//! | `conn.rs` | one connection: heads, bodies, handler, responses, each wait bounded |
+//! | `limits.rs` | connection slots and the body budget, shared by all connections; [`ServerStats`] |
+//! | `stream.rs` | [`Stream`]: what a connection must do (TCP here; TLS plugs in) |
+//! | `message.rs` | [`Request`], [`Response`], and writing a response |
 
+mod builder;
+mod conn;
+mod limits;
 mod message;
+mod parse;
+mod stream;
 
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
 
-use simul_runtime::time::timeout;
+use simul_runtime::time::{add_saturating, now, timeout};
 use simul_runtime::{spawn, JoinHandle};
 
+pub use builder::ServerBuilder;
+pub use limits::ServerStats;
 pub use message::{Request, Response};
+pub use parse::{ParsedHead, RequestError, RequestParser};
+pub use stream::Stream;
 
+use self::conn::{Connection, Context};
+use self::limits::{Shared, Slot};
 use crate::accept::{Accepted, Acceptor};
-use crate::http::{Headers, Version};
 use crate::{TcpListener, TcpStream};
-
-/// Bounds and timeouts of the fixture server.
-#[derive(Debug, Clone)]
-struct Config {
-    max_head_bytes: usize,
-    max_headers: usize,
-    max_body_bytes: usize,
-    keep_alive: Duration,
-    read_timeout: Duration,
-}
 
 /// An HTTP/1.1 server on a loopback (or any) address.
 ///
@@ -52,27 +63,32 @@ struct Config {
 pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
-    config: Config,
+    context: Rc<Context>,
 }
 
 impl Server {
-    /// Listens on `addr` (port 0 picks a free port; see [`local_addr`](Self::local_addr)).
+    /// Listens on `addr` with the default options (port 0 picks a free port; see
+    /// [`local_addr`](Self::local_addr)). [`Server::builder`] changes them.
     ///
     /// # Panics
     /// Outside a simul runtime.
     pub fn bind(addr: SocketAddr) -> io::Result<Server> {
+        Server::builder().bind(addr)
+    }
+
+    /// Options: limits and deadlines, each with a documented default.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    fn bind_with(addr: SocketAddr, options: ServerBuilder) -> io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
+        let shared = Shared::new(options.max_connections, options.body_budget_bytes);
         Ok(Server {
             listener,
             addr,
-            config: Config {
-                max_head_bytes: 64 * 1024,
-                max_headers: 100,
-                max_body_bytes: 16 * 1024 * 1024,
-                keep_alive: Duration::from_secs(5),
-                read_timeout: Duration::from_secs(30),
-            },
+            context: Rc::new(Context { options, shared }),
         })
     }
 
@@ -81,28 +97,10 @@ impl Server {
         self.addr
     }
 
-    /// How long an idle keep-alive connection stays open (default 5 s).
-    pub fn keep_alive_timeout(mut self, idle: Duration) -> Server {
-        self.config.keep_alive = idle;
-        self
-    }
-
-    /// Largest request head accepted, else 431 (default 64 KiB).
-    pub fn max_head_bytes(mut self, bytes: usize) -> Server {
-        self.config.max_head_bytes = bytes;
-        self
-    }
-
-    /// Most header fields accepted, else 431 (default 100).
-    pub fn max_headers(mut self, fields: usize) -> Server {
-        self.config.max_headers = fields;
-        self
-    }
-
-    /// Largest request body accepted, else 413 (default 16 MiB).
-    pub fn max_body_bytes(mut self, bytes: usize) -> Server {
-        self.config.max_body_bytes = bytes;
-        self
+    /// A live view of the server's load (open connections, body bytes held), valid after
+    /// `serve` took the server.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats(Rc::clone(&self.context.shared))
     }
 
     /// Serves connections until this future is dropped (abort the task that
@@ -113,15 +111,35 @@ impl Server {
         H: Fn(Request) -> F + 'static,
         F: Future<Output = Response> + 'static,
     {
+        self.serve_with(|tcp| std::future::ready(Ok(tcp)), handler)
+            .await
+    }
+
+    /// Like [`serve`](Self::serve), over streams that `handshake` makes from each accepted
+    /// socket (a TLS session, say). The handshake runs in the connection's own task, within the
+    /// header-read deadline, so a client that stalls it holds only its own connection; a failed
+    /// handshake closes the connection.
+    pub async fn serve_with<A, AF, S, H, F>(self, handshake: A, handler: H)
+    where
+        A: Fn(TcpStream) -> AF + 'static,
+        AF: Future<Output = io::Result<S>> + 'static,
+        S: Stream + 'static,
+        H: Fn(Request) -> F + 'static,
+        F: Future<Output = Response> + 'static,
+    {
+        let handshake = Rc::new(handshake);
         let handler = Rc::new(handler);
-        let config = Rc::new(self.config);
         let mut connections = Connections(Vec::new());
         // Out of descriptors, the acceptor waits for one of our connections
         // to close instead of spinning (`accept.rs`).
         let mut acceptor = Acceptor::new(self.listener);
+        // BOOK: server-accept
         loop {
+            // At the limit, wait for a connection to end before taking another from the
+            // kernel's queue: the connections beyond it wait there, costing us nothing.
+            let slot = Slot::acquire(&self.context.shared).await;
             let Accepted {
-                stream,
+                stream: tcp,
                 peer,
                 guard,
             } = match acceptor.accept().await {
@@ -131,13 +149,26 @@ impl Server {
                     return;
                 }
             };
-            let _ = stream.set_nodelay(true);
+            let slot = slot.occupy();
+            let accepted = now();
+            let _ = tcp.set_nodelay(true);
             connections.0.retain(|task| !task.is_finished());
-            let connection =
-                serve_connection(stream, peer, Rc::clone(&handler), Rc::clone(&config));
+            let (handshake, handler) = (Rc::clone(&handshake), Rc::clone(&handler));
+            let context = Rc::clone(&self.context);
             connections.0.push(spawn(async move {
-                connection.await;
-                drop(guard); // the descriptor is free: tell the acceptor
+                // Dropped last, once the socket is closed: the descriptor is free, which the
+                // acceptor waits for when it ran out of them.
+                let _guard = guard;
+                let _slot = slot;
+                let deadline = add_saturating(accepted, context.options.header_read_timeout);
+                let wait = deadline.saturating_duration_since(now());
+                let stream = match timeout(wait, handshake(tcp)).await {
+                    Ok(Ok(stream)) => stream,
+                    _ => return,
+                };
+                Connection::new(stream, peer, context)
+                    .serve(accepted, handler)
+                    .await;
             }));
         }
     }
@@ -150,187 +181,4 @@ impl Drop for Connections {
     fn drop(&mut self) {
         self.0.iter().for_each(JoinHandle::abort);
     }
-}
-
-/// What went wrong reading a request.
-enum Refusal {
-    /// Answer with this status and close.
-    Status(u16, &'static str),
-    /// The client went away or stalled: just close.
-    Gone,
-}
-
-// BOOK: server-connection
-async fn serve_connection<H, F>(
-    conn: TcpStream,
-    peer: SocketAddr,
-    handler: Rc<H>,
-    config: Rc<Config>,
-) where
-    H: Fn(Request) -> F,
-    F: Future<Output = Response>,
-{
-    let mut buf = Vec::with_capacity(8 * 1024);
-    loop {
-        let request = match read_request(&conn, &mut buf, peer, &config).await {
-            Ok(Some(request)) => request,
-            Ok(None) | Err(Refusal::Gone) => return,
-            Err(Refusal::Status(status, why)) => {
-                let response = Response::text(status, format!("{why}\n")).close();
-                let _ = response
-                    .write_to(&conn, Version::Http11, false, false)
-                    .await;
-                let _ = conn.shutdown(Shutdown::Write);
-                linger(&conn, &config).await;
-                return;
-            }
-        };
-        let version = request.version;
-        let head_only = request.method == "HEAD";
-        let client_keeps = match version {
-            Version::Http11 => !request.headers.contains_token("connection", "close"),
-            Version::Http10 => request.headers.contains_token("connection", "keep-alive"),
-        };
-        let response = handler(request).await;
-        let keep_alive = client_keeps && !response.wants_close();
-        if response
-            .write_to(&conn, version, keep_alive, head_only)
-            .await
-            .is_err()
-            || !keep_alive
-        {
-            let _ = conn.shutdown(Shutdown::Write);
-            return;
-        }
-    }
-}
-
-/// Reads and drops what the client still sends after a refusal, until it
-/// closes or goes quiet. Closing with unread bytes would make the kernel
-/// answer with RST, which can destroy the refusal before the client reads it
-/// (RFC 9112 §9.6: a server closes in stages, as Apache's "lingering close").
-async fn linger(conn: &TcpStream, config: &Config) {
-    let mut sink = Vec::new();
-    while let Some(n) = read_more(conn, &mut sink, config.read_timeout).await {
-        if n == 0 {
-            return;
-        }
-        sink.clear();
-    }
-}
-
-/// Reads one request. `Ok(None)`: the client closed (or idled out) cleanly
-/// between requests.
-async fn read_request(
-    conn: &TcpStream,
-    buf: &mut Vec<u8>,
-    peer: SocketAddr,
-    config: &Config,
-) -> Result<Option<Request>, Refusal> {
-    let (head_len, mut request, content_length, expects_continue) = loop {
-        if let Some(parsed) = parse_head(buf, peer, config)? {
-            break parsed;
-        }
-        if buf.len() > config.max_head_bytes {
-            return Err(Refusal::Status(431, "request head too large"));
-        }
-        let idle = if buf.is_empty() {
-            config.keep_alive
-        } else {
-            config.read_timeout
-        };
-        match read_more(conn, buf, idle).await {
-            Some(0) if buf.is_empty() => return Ok(None),
-            Some(0) | None => return Err(Refusal::Gone),
-            Some(_) => {}
-        }
-    };
-    if content_length > config.max_body_bytes {
-        return Err(Refusal::Status(413, "request body too large"));
-    }
-    buf.drain(..head_len);
-    if expects_continue && buf.len() < content_length {
-        let _ = conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
-    }
-    while buf.len() < content_length {
-        match read_more(conn, buf, config.read_timeout).await {
-            Some(n) if n > 0 => {}
-            _ => return Err(Refusal::Gone),
-        }
-    }
-    request.body = buf.drain(..content_length).collect();
-    Ok(Some(request))
-}
-
-/// Reads into the end of `buf`; `None` on error or when `idle` passes first.
-async fn read_more(conn: &TcpStream, buf: &mut Vec<u8>, idle: Duration) -> Option<usize> {
-    let start = buf.len();
-    buf.resize(start + 16 * 1024, 0);
-    let result = timeout(idle, conn.read(&mut buf[start..])).await;
-    let n = match result {
-        Ok(Ok(n)) => Some(n),
-        _ => None,
-    };
-    buf.truncate(start + n.unwrap_or(0));
-    n
-}
-
-/// Parses a complete head at the start of `buf`: the request (body still
-/// empty), the head's length, the body's length, and whether the client
-/// waits for `100 Continue`.
-fn parse_head(
-    buf: &[u8],
-    peer: SocketAddr,
-    config: &Config,
-) -> Result<Option<(usize, Request, usize, bool)>, Refusal> {
-    let mut fields = vec![httparse::EMPTY_HEADER; config.max_headers];
-    let mut parsed = httparse::Request::new(&mut fields);
-    let head_len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(Refusal::Status(431, "too many header fields"))
-        }
-        Err(_) => return Err(Refusal::Status(400, "malformed request head")),
-    };
-    if head_len > config.max_head_bytes {
-        return Err(Refusal::Status(431, "request head too large"));
-    }
-    let version = match parsed.version {
-        Some(0) => Version::Http10,
-        _ => Version::Http11,
-    };
-    let mut headers = Headers::with_capacity(parsed.headers.len(), head_len);
-    for field in parsed.headers.iter() {
-        headers.append(field.name, field.value);
-    }
-    if headers.contains("transfer-encoding") {
-        return Err(Refusal::Status(
-            501,
-            "chunked request bodies are not supported",
-        ));
-    }
-    let mut lengths = headers.get_all("content-length").map(|v| {
-        std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok())
-    });
-    let content_length = match lengths.next() {
-        None => 0,
-        Some(Some(n)) if lengths.all(|other| other == Some(n)) => n,
-        Some(_) => return Err(Refusal::Status(400, "invalid Content-Length")),
-    };
-    drop(lengths);
-    let expects_continue = headers
-        .get("expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    let request = Request {
-        method: parsed.method.unwrap_or("GET").to_owned(),
-        target: parsed.path.unwrap_or("/").to_owned(),
-        version,
-        headers,
-        body: Vec::new(),
-        peer,
-    };
-    Ok(Some((head_len, request, content_length, expects_continue)))
 }
