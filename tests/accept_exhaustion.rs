@@ -109,8 +109,18 @@ impl Exhausted {
         Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
     }
 
-    fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
+    /// The stderr lines so far, up to the first containing `until` (waited for, at most 5 s:
+    /// the child writes it before answering the request that proves it recovered, but the
+    /// thread forwarding its stderr may not have passed it on yet).
+    fn stderr_lines(&self, until: &str) -> Vec<String> {
+        let mut lines: Vec<String> = self.stderr.try_iter().collect();
+        while !lines.iter().any(|l| l.contains(until)) {
+            match self.stderr.recv_timeout(Duration::from_secs(5)) {
+                Ok(line) => lines.push(line),
+                Err(_) => break,
+            }
+        }
+        lines
     }
 }
 
@@ -168,7 +178,7 @@ fn survives_exhaustion(server: Exhausted, request: &[u8], expect: &[u8]) {
         recovery < Duration::from_secs(1),
         "recovered only after {recovery:?}"
     );
-    let lines = server.stderr_lines();
+    let lines = server.stderr_lines("accepting again");
     assert_eq!(
         lines
             .iter()
