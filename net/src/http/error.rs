@@ -9,6 +9,7 @@ use std::fmt;
 use std::io;
 
 use super::problem::{BodyProblem, HeadProblem, RequestProblem};
+use crate::tls::TlsError;
 
 /// Everything that can go wrong while making an HTTP/1.1 request.
 ///
@@ -32,6 +33,9 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// TLS failed: the server's certificate was refused, the handshake failed, or the stream was
+    /// cut without `close_notify` under a body that only the close delimits.
+    Tls(TlsError),
     /// A deadline passed; `phase` says which one.
     Timeout {
         /// Which timeout fired.
@@ -124,8 +128,11 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimeoutPhase {
-    /// Establishing the TCP connection took too long.
+    /// Resolving the host and establishing the TCP connection took too long.
     Connect,
+    /// The TLS handshake took too long (the server accepted TCP but does not speak TLS, or
+    /// stalls).
+    TlsHandshake,
     /// No byte arrived (or could be sent) for the read-idle period.
     ReadIdle,
     /// The whole request, from connect to the end of the body, took too long.
@@ -149,6 +156,7 @@ impl fmt::Display for Error {
         match self {
             Error::Dns { host, source } => write!(f, "could not resolve host {host:?}: {source}"),
             Error::Connect { addr, source } => write!(f, "could not connect to {addr}: {source}"),
+            Error::Tls(e) => write!(f, "{e}"),
             Error::Timeout { phase } => write!(f, "{phase}"),
             Error::MalformedHead { what } => write!(f, "malformed response head: {what}"),
             Error::MalformedBody { what } => write!(f, "malformed chunked response body: {what}"),
@@ -207,7 +215,7 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedScheme { scheme } => write!(
                 f,
-                "URL scheme {scheme:?} is not supported; only plain http:// is"
+                "URL scheme {scheme:?} is not supported; only http:// and https:// are"
             ),
             Error::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
             Error::InvalidRequest { what } => write!(f, "request not sent: {what}"),
@@ -225,6 +233,7 @@ impl fmt::Display for TimeoutPhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TimeoutPhase::Connect => "timed out while connecting to the server",
+            TimeoutPhase::TlsHandshake => "timed out during the TLS handshake",
             TimeoutPhase::ReadIdle => "timed out waiting for the server to send data",
             TimeoutPhase::Total => "request did not complete within its total timeout",
         })
@@ -237,14 +246,26 @@ impl std::error::Error for Error {
             Error::Dns { source, .. } | Error::Connect { source, .. } => Some(source),
             Error::Json(e) => Some(e),
             Error::Io(e) => Some(e),
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
 }
 
+/// A TLS failure travels through IO interfaces inside an `io::Error`; here it becomes
+/// [`Error::Tls`] again.
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        Error::Io(e)
+        match TlsError::take(e) {
+            Ok(tls) => Error::Tls(tls),
+            Err(io) => Error::Io(io),
+        }
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(e)
     }
 }
 

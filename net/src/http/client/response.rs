@@ -9,6 +9,7 @@ use super::conn::{Connection, Deadlines};
 use super::pool::Pool;
 use super::target::Target;
 use crate::http::{BodyEvent, BodyLength, Error, Head, Headers, ResponseDecoder, Version};
+use crate::tls::TlsError;
 
 /// A response whose head has arrived; the body is read on demand, whole
 /// ([`bytes`](Self::bytes), [`text`](Self::text), [`json`](Self::json)) or
@@ -34,8 +35,6 @@ pub(super) struct BodyReader {
     pub(super) decoder: ResponseDecoder,
     pub(super) deadlines: Deadlines,
     pub(super) pool: Rc<Pool>,
-    /// False when the request said `Connection: close`.
-    pub(super) may_reuse: bool,
 }
 
 impl Response {
@@ -54,7 +53,7 @@ impl Response {
         };
         // A body-less response frees its connection at once.
         if response.head.framing.body == BodyLength::Empty {
-            response.finish_body();
+            response.finish_empty_body();
         }
         response
     }
@@ -102,15 +101,22 @@ impl Response {
             let Some(reader) = &mut self.body else {
                 return Ok(None);
             };
-            match reader.decoder.decode_body(&mut reader.conn.buf)? {
+            match reader.decoder.decode_body(reader.conn.buf())? {
                 BodyEvent::Data(bytes) => return Ok(Some(bytes.to_vec())),
                 BodyEvent::NeedMore => {
                     if reader.conn.read_more(&reader.deadlines).await? == 0 {
                         reader.decoder.eof();
                     }
                 }
-                BodyEvent::End { reusable, leftover } => {
-                    let reuse = reusable && leftover == 0 && reader.may_reuse;
+                BodyEvent::End { reusable, .. } => {
+                    // Only the close delimits this body, and only close_notify vouches for the
+                    // close: without it the body may have been cut.
+                    let by_close = self.head.framing.body == BodyLength::UntilClose;
+                    if by_close && reader.conn.truncated {
+                        self.body = None;
+                        return Err(Error::Tls(TlsError::Truncated));
+                    }
+                    let reuse = reader.conn.may_be_reused(reusable);
                     self.finish_body_with(reuse);
                     return Ok(None);
                 }
@@ -161,13 +167,17 @@ impl Response {
         }
     }
 
-    fn finish_body(&mut self) {
-        let reusable = self.head.framing.keep_alive
-            && self
-                .body
-                .as_ref()
-                .is_some_and(|r| r.may_reuse && r.conn.buf.is_empty());
-        self.finish_body_with(reusable);
+    /// A body-less response (HEAD, 204, 304) is over with its head; the decoder's end says
+    /// whether anything followed it.
+    fn finish_empty_body(&mut self) {
+        let Some(reader) = &mut self.body else {
+            return;
+        };
+        let reuse = match reader.decoder.decode_body(reader.conn.buf()) {
+            Ok(BodyEvent::End { reusable, .. }) => reader.conn.may_be_reused(reusable),
+            _ => false,
+        };
+        self.finish_body_with(reuse);
     }
 
     fn finish_body_with(&mut self, reuse: bool) {
