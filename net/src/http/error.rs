@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io;
 
+use super::content::DecodeError;
 use super::problem::{BodyProblem, HeadProblem, RequestProblem};
 use crate::tls::TlsError;
 
@@ -108,6 +109,9 @@ pub enum Error {
         /// Which part of the request was refused.
         what: RequestProblem,
     },
+    /// The body's `Content-Encoding` (gzip, deflate) could not be decoded: corrupt, or cut
+    /// short.
+    ContentDecoding(DecodeError),
     /// The response body was not the JSON the caller asked for.
     Json(serde_json::Error),
     /// A socket read or write failed.
@@ -172,8 +176,8 @@ impl fmt::Display for Error {
             ),
             Error::BodyTooLarge { limit } => write!(
                 f,
-                "response body is longer than the limit of {limit} bytes; raise the body limit or \
-                 stream the body"
+                "response body is longer than the limit of {limit} bytes (after decoding, if it \
+                 was compressed); raise the body limit or stream the body"
             ),
             Error::IncompleteBody {
                 expected: Some(total),
@@ -219,6 +223,7 @@ impl fmt::Display for Error {
             ),
             Error::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
             Error::InvalidRequest { what } => write!(f, "request not sent: {what}"),
+            Error::ContentDecoding(e) => write!(f, "{e}"),
             Error::Json(e) => write!(f, "response body is not the expected JSON: {e}"),
             Error::Io(e) => write!(f, "connection error: {e}"),
             Error::DecoderMisuse { what } => write!(
@@ -247,6 +252,7 @@ impl std::error::Error for Error {
             Error::Json(e) => Some(e),
             Error::Io(e) => Some(e),
             Error::Tls(e) => Some(e),
+            Error::ContentDecoding(e) => Some(e),
             _ => None,
         }
     }

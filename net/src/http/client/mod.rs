@@ -13,6 +13,7 @@
 //! | `verbose.rs` | what `-v` prints |
 
 mod conn;
+mod decoding;
 mod pool;
 mod redirect;
 mod request;
@@ -58,6 +59,8 @@ pub struct ClientBuilder {
     accept_invalid_certs: bool,
     /// Addresses given per host (lower case), instead of the resolver's.
     resolve: HashMap<String, Vec<SocketAddr>>,
+    /// Send `Accept-Encoding: gzip, deflate` and decode what comes back.
+    decompress: bool,
 }
 
 impl Default for ClientBuilder {
@@ -80,6 +83,7 @@ impl Default for ClientBuilder {
             extra_roots: Vec::new(),
             accept_invalid_certs: false,
             resolve: HashMap::new(),
+            decompress: true,
         }
     }
 }
@@ -153,6 +157,14 @@ impl ClientBuilder {
     /// Reports connects, TLS, reuses, closes and both heads on stderr, as `curl -v` does.
     pub fn verbose(mut self, on: bool) -> ClientBuilder {
         self.verbose = on;
+        self
+    }
+
+    /// Asks for compressed bodies (`Accept-Encoding: gzip, deflate`) and decodes them (default
+    /// on, as aiohttp and reqwest do). A request that sets its own `Accept-Encoding` gets the
+    /// body as sent.
+    pub fn decompress(mut self, on: bool) -> ClientBuilder {
+        self.decompress = on;
         self
     }
 
@@ -422,6 +434,9 @@ impl Client {
                 all_headers.append("User-Agent", agent);
             }
         }
+        if self.decodes(headers) {
+            all_headers.append("Accept-Encoding", "gzip, deflate");
+        }
         let head = RequestHead {
             method,
             target: &target.path,
@@ -434,6 +449,11 @@ impl Client {
         encode_request(&head, &mut message)?;
         message.extend_from_slice(body);
         Ok(message)
+    }
+
+    /// Whether this client asks for, and decodes, compressed bodies for a request with `headers`.
+    fn decodes(&self, headers: &Headers) -> bool {
+        self.inner.config.decompress && !headers.contains("accept-encoding")
     }
 
     /// Writes the encoded request and reads the response head.
@@ -511,6 +531,7 @@ impl Client {
             Rc::clone(target),
             reader,
             config.max_body_bytes,
+            self.decodes(headers),
         ))
     }
 }

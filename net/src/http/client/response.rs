@@ -6,6 +6,7 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 
 use super::conn::{Connection, Deadlines};
+use super::decoding::BodyDecoding;
 use super::pool::Pool;
 use super::target::Target;
 use crate::http::{BodyEvent, BodyLength, Error, Head, Headers, ResponseDecoder, Version};
@@ -14,6 +15,10 @@ use crate::tls::TlsError;
 /// A response whose head has arrived; the body is read on demand, whole
 /// ([`bytes`](Self::bytes), [`text`](Self::text), [`json`](Self::json)) or
 /// streamed ([`chunk`](Self::chunk)).
+///
+/// A body with `Content-Encoding: gzip` or `deflate` is decoded (when the client sent its
+/// `Accept-Encoding`, the default), and the body limit counts decoded bytes; the headers are
+/// kept as the server sent them.
 ///
 /// Once the body has been read to its end the connection goes back to the
 /// pool. Dropping a `Response` before that closes the connection (its
@@ -26,6 +31,8 @@ pub struct Response {
     trailers: Option<Headers>,
     /// The limit for whole-body reads.
     body_limit: u64,
+    /// The content decoding of the body, if it is compressed and we asked for that.
+    decoding: Option<BodyDecoding>,
 }
 
 /// What reading the body needs: the connection, its decoder, its deadlines,
@@ -43,13 +50,19 @@ impl Response {
         target: Rc<Target>,
         body: BodyReader,
         body_limit: u64,
+        decompress: bool,
     ) -> Response {
+        let decoding = match decompress {
+            true => BodyDecoding::for_headers(&head.headers),
+            false => None,
+        };
         let mut response = Response {
             head,
             target,
             body: Some(body),
             trailers: None,
             body_limit,
+            decoding,
         };
         // A body-less response frees its connection at once.
         if response.head.framing.body == BodyLength::Empty {
@@ -93,10 +106,30 @@ impl Response {
         self.trailers.as_ref()
     }
 
-    /// The next piece of the body, or `None` at its end. No size limit:
-    /// streaming is how large bodies are read.
-    // BOOK: response-chunk
+    /// The next piece of the body (decoded, if it was compressed), or `None` at its end. No
+    /// size limit: streaming is how large bodies are read.
     pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        loop {
+            let Some(decoding) = &mut self.decoding else {
+                return self.raw_chunk().await;
+            };
+            if let Some(piece) = decoding.next_piece()? {
+                return Ok(Some(piece));
+            }
+            let raw = self.raw_chunk().await?;
+            let Some(decoding) = &mut self.decoding else {
+                return Ok(raw);
+            };
+            match raw {
+                Some(raw) => decoding.push(raw),
+                None => return decoding.end(),
+            }
+        }
+    }
+
+    /// The next piece of the body as it came off the wire (still compressed, if it was).
+    // BOOK: response-chunk
+    async fn raw_chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
             let Some(reader) = &mut self.body else {
                 return Ok(None);
@@ -127,7 +160,9 @@ impl Response {
     /// The whole body, up to the client's body limit (default 64 MiB).
     pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
         let limit = self.body_limit;
+        // Content-Length counts bytes on the wire; a compressed body is checked as it decodes.
         let mut body = match self.head.framing.body {
+            _ if self.decoding.is_some() => Vec::new(),
             BodyLength::Exact(n) if n > limit => return Err(Error::BodyTooLarge { limit }),
             // The declared length is the server's word, not yet its bytes:
             // reserve at most a mebibyte up front, and grow as they come.
