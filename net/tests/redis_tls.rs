@@ -27,7 +27,10 @@ fn server(pki: &Pki, leaf: &Leaf) -> RedisServer {
 }
 
 fn ca_query(server: &RedisServer) -> String {
-    format!("?ssl_ca_certs={}", server.tls_dir().join("ca.pem").display())
+    format!(
+        "?ssl_ca_certs={}",
+        server.tls_dir().join("ca.pem").display()
+    )
 }
 
 #[test]

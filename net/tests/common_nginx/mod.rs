@@ -96,6 +96,13 @@ http {
         location = /to-https { return 301 https://127.0.0.1:{tls_port}/method; }
         location = /to-http { return 302 http://127.0.0.1:{port}/method; }
         location = /json { default_type application/json; gzip on; gzip_min_length 1; gzip_types application/json; alias html/listing.json; }
+        # A reddit listing naming the subreddit and the client's User-Agent, gzipped.
+        location ~ ^/r/(\w+)/top\.json$ {
+            default_type application/json; gzip on; gzip_min_length 1; gzip_types application/json;
+            return 200 '{"data":{"children":[{"data":{"score":1,"title":"$1 for $http_user_agent","url":"https://127.0.0.1/"}}]}}';
+        }
+        # What the client sent, for tests of its headers.
+        location = /headers { return 200 "ua=$http_user_agent ae=$http_accept_encoding auth=$http_authorization"; }
     }
 }
 "#;
@@ -229,6 +236,11 @@ impl Nginx {
     /// The TLS port.
     pub fn tls_port(&self) -> u16 {
         self.tls_port.expect("started with_tls")
+    }
+
+    /// nginx's directory (`cert.pem` is there for a TLS fixture), removed on drop.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The access log's lines, each `connection requests method uri status`.

@@ -91,7 +91,11 @@ impl RedisServer {
     /// [`tls_dir`](Self::tls_dir).
     pub fn start_tls(extra: &[&str], pem: &TlsPem) -> RedisServer {
         let files = fresh_dir();
-        for (name, text) in [("cert.pem", pem.cert), ("key.pem", pem.key), ("ca.pem", pem.ca)] {
+        for (name, text) in [
+            ("cert.pem", pem.cert),
+            ("key.pem", pem.key),
+            ("ca.pem", pem.ca),
+        ] {
             fs::write(files.join(name), text).expect("write a TLS file");
         }
         let tls_port = free_port();
