@@ -34,6 +34,10 @@ type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 /// failure, the error of the last attempt that failed.
 // BOOK: happy-eyeballs
 pub async fn connect_first(addrs: &[SocketAddr]) -> io::Result<(TcpStream, SocketAddr)> {
+    if let [only] = addrs {
+        // One address (an IP literal, most names): nothing to race.
+        return Ok((TcpStream::connect(*only).await?, *only));
+    }
     let order = interleave_families(addrs);
     let mut running: Vec<(SocketAddr, Attempt)> = Vec::new();
     let mut next = 0;
@@ -50,7 +54,8 @@ pub async fn connect_first(addrs: &[SocketAddr]) -> io::Result<(TcpStream, Socke
             let addr = order[next];
             next += 1;
             running.push((addr, Box::pin(TcpStream::connect(addr))));
-            stagger = Some(time::sleep(ATTEMPT_DELAY));
+            // No timer when no address is left to start (a single address: the common case).
+            stagger = (next < order.len()).then(|| time::sleep(ATTEMPT_DELAY));
         }
         start_now = false;
         let mut i = 0;
@@ -96,6 +101,9 @@ pub fn interleave_families(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
     let Some(first) = addrs.first() else {
         return Vec::new();
     };
+    if addrs.iter().all(|a| a.is_ipv6() == first.is_ipv6()) {
+        return addrs.to_vec();
+    }
     let (preferred, other): (Vec<SocketAddr>, Vec<SocketAddr>) =
         addrs.iter().partition(|a| a.is_ipv6() == first.is_ipv6());
     let mut order = Vec::with_capacity(addrs.len());

@@ -37,18 +37,18 @@ pub use transport::{
 use crate::dns;
 use crate::tls::{TlsConfig, TlsError, TlsStream};
 
-/// Where to connect, and how.
-#[derive(Clone, Debug)]
-pub struct Endpoint {
+/// Where to connect, and how (borrowed: the caller holds every part).
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint<'a> {
     /// A host name, or an IP literal (an IPv6 one with or without brackets). Also the TLS server
     /// name.
-    pub host: String,
+    pub host: &'a str,
     /// The TCP port.
     pub port: u16,
     /// Addresses to use instead of asking the resolver (curl's `--resolve`); `None` resolves.
-    pub addrs: Option<Vec<SocketAddr>>,
+    pub addrs: Option<&'a [SocketAddr]>,
     /// TLS settings, for `https://` and `rediss://`; `None` is plain TCP.
-    pub tls: Option<TlsConfig>,
+    pub tls: Option<&'a TlsConfig>,
 }
 
 /// The step [`open`] was in.
@@ -96,7 +96,10 @@ pub enum ConnectError {
 
 /// Resolves, connects (happy eyeballs) and, for TLS endpoints, handshakes, all before `until`.
 // BOOK: connect-open
-pub async fn open(endpoint: &Endpoint, until: Option<Instant>) -> Result<Transport, ConnectError> {
+pub async fn open(
+    endpoint: &Endpoint<'_>,
+    until: Option<Instant>,
+) -> Result<Transport, ConnectError> {
     let phase = Cell::new(ConnectPhase::Resolve);
     let opening = async {
         let addrs = addresses(endpoint).await?;
@@ -104,19 +107,19 @@ pub async fn open(endpoint: &Endpoint, until: Option<Instant>) -> Result<Transpo
         let (tcp, peer) = connect_first(&addrs)
             .await
             .map_err(|source| ConnectError::Connect {
-                addr: display_addr(&endpoint.host, endpoint.port),
+                addr: display_addr(endpoint.host, endpoint.port),
                 source,
             })?;
         // Requests and commands are written whole; Nagle would only delay them.
         let _ = tcp.set_nodelay(true);
-        let Some(config) = &endpoint.tls else {
+        let Some(config) = endpoint.tls else {
             return Ok(Transport::new(Stream::Tcp(tcp), peer));
         };
         phase.set(ConnectPhase::TlsHandshake);
-        let tls = TlsStream::connect(config, &endpoint.host, tcp)
+        let tls = TlsStream::connect(config, endpoint.host, tcp)
             .await
             .map_err(|error| ConnectError::Tls {
-                host: endpoint.host.clone(),
+                host: endpoint.host.to_owned(),
                 error,
             })?;
         Ok(Transport::new(Stream::Tls(Box::new(tls)), peer))
@@ -130,9 +133,9 @@ pub async fn open(endpoint: &Endpoint, until: Option<Instant>) -> Result<Transpo
 }
 
 /// The addresses to try: given, an IP literal, or the resolver's answer.
-async fn addresses(endpoint: &Endpoint) -> Result<Vec<SocketAddr>, ConnectError> {
+async fn addresses(endpoint: &Endpoint<'_>) -> Result<Vec<SocketAddr>, ConnectError> {
     let port = endpoint.port;
-    if let Some(addrs) = &endpoint.addrs {
+    if let Some(addrs) = endpoint.addrs {
         // A port of 0 in a given address means the endpoint's.
         let with_port = |a: &SocketAddr| match a.port() {
             0 => SocketAddr::new(a.ip(), port),

@@ -40,6 +40,7 @@ impl Stream {
         }
     }
 
+    #[inline]
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match self {
             Stream::Tcp(tcp) => tcp.poll_read(cx, buf),
@@ -47,6 +48,7 @@ impl Stream {
         }
     }
 
+    #[inline]
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self {
             Stream::Tcp(tcp) => tcp.poll_write(cx, buf),
@@ -54,6 +56,7 @@ impl Stream {
         }
     }
 
+    #[inline]
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Stream::Tcp(_) => Poll::Ready(Ok(())),
@@ -125,6 +128,7 @@ impl Transport {
     }
 
     /// The bytes received and not consumed yet, for a decoder to consume from.
+    #[inline]
     pub fn buf(&mut self) -> &mut ReadBuf {
         &mut self.buf
     }

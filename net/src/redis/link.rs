@@ -36,11 +36,12 @@ impl Link {
     /// [`CONNECT_TIMEOUT`].
     pub(super) async fn open(info: &ConnectionInfo) -> Result<Link, Error> {
         let until = connect::saturating_add(time::now(), CONNECT_TIMEOUT);
+        let tls = info.tls.as_ref().map(tls_config).transpose()?;
         let endpoint = Endpoint {
-            host: info.host.clone(),
+            host: &info.host,
             port: info.port,
             addrs: None,
-            tls: info.tls.as_ref().map(tls_config).transpose()?,
+            tls: tls.as_ref(),
         };
         let transport = connect::open(&endpoint, Some(until))
             .await

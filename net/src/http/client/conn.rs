@@ -227,10 +227,10 @@ pub(super) async fn connect(
         own
     };
     let endpoint = Endpoint {
-        host: key.host.clone(),
+        host: &key.host,
         port: key.port,
-        addrs: opening.addrs.map(<[SocketAddr]>::to_vec),
-        tls: opening.tls,
+        addrs: opening.addrs,
+        tls: opening.tls.as_ref(),
     };
     connect::open(&endpoint, until).await.map_err(|e| match e {
         ConnectError::Dns { host, source } => Error::Dns { host, source },

@@ -198,6 +198,18 @@ impl ClientBuilder {
         self
     }
 
+    /// The fields added to requests that do not set them.
+    fn default_headers(&self) -> Headers {
+        let mut headers = Headers::new();
+        if let Some(agent) = &self.user_agent {
+            headers.append("User-Agent", agent);
+        }
+        if self.decompress {
+            headers.append("Accept-Encoding", "gzip, deflate");
+        }
+        headers
+    }
+
     /// The client.
     pub fn build(self) -> Client {
         Client {
@@ -206,6 +218,7 @@ impl ClientBuilder {
                 targets: Targets::default(),
                 next_connection: Cell::new(0),
                 tls: OnceCell::new(),
+                default_headers: self.default_headers(),
                 config: self,
             }),
         }
@@ -242,6 +255,9 @@ struct Inner {
     /// The TLS settings, made at the first `https://` connection (loading the system's roots
     /// costs a few milliseconds that a plain-http client should not pay).
     tls: OnceCell<Result<TlsConfig, String>>,
+    /// The fields this client adds to every request that does not set them itself
+    /// (`User-Agent`, `Accept-Encoding`), made once.
+    default_headers: Headers,
 }
 
 impl Default for Client {
@@ -427,22 +443,32 @@ impl Client {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        let config = &self.inner.config;
-        let mut all_headers = headers.clone();
-        if let Some(agent) = &config.user_agent {
-            if !all_headers.contains("user-agent") {
-                all_headers.append("User-Agent", agent);
+        // Most requests set no field of their own: then the defaults are all of them, as made
+        // once, and nothing is copied.
+        let defaults = &self.inner.default_headers;
+        let merged;
+        let all_headers = if headers.is_empty() {
+            defaults
+        } else {
+            // Sized for both, so appending the defaults reallocates nothing.
+            let mut all = Headers::with_capacity(headers.len() + defaults.len(), 256);
+            for (name, value) in headers.iter() {
+                all.append(name, value);
             }
-        }
-        if self.decodes(headers) {
-            all_headers.append("Accept-Encoding", "gzip, deflate");
-        }
+            for (name, value) in defaults.iter() {
+                if !headers.contains(name) {
+                    all.append(name, value);
+                }
+            }
+            merged = all;
+            &merged
+        };
         let head = RequestHead {
             method,
             target: &target.path,
             host: target.url.host_str().unwrap_or(""),
             port: target.url.port(),
-            headers: &all_headers,
+            headers: all_headers,
             body_len: body.len() as u64,
         };
         let mut message = Vec::with_capacity(256 + body.len());

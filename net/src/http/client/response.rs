@@ -108,34 +108,20 @@ impl Response {
 
     /// The next piece of the body (decoded, if it was compressed), or `None` at its end. No
     /// size limit: streaming is how large bodies are read.
+    // BOOK: response-chunk
     pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
-            let Some(decoding) = &mut self.decoding else {
-                return self.raw_chunk().await;
-            };
-            if let Some(piece) = decoding.next_piece()? {
+            if let Some(piece) = self.decoded_piece()? {
                 return Ok(Some(piece));
             }
-            let raw = self.raw_chunk().await?;
-            let Some(decoding) = &mut self.decoding else {
-                return Ok(raw);
-            };
-            match raw {
-                Some(raw) => decoding.push(raw),
-                None => return decoding.end(),
-            }
-        }
-    }
-
-    /// The next piece of the body as it came off the wire (still compressed, if it was).
-    // BOOK: response-chunk
-    async fn raw_chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
-        loop {
             let Some(reader) = &mut self.body else {
-                return Ok(None);
+                return self.decoding.as_mut().map_or(Ok(None), BodyDecoding::end);
             };
             match reader.decoder.decode_body(reader.conn.buf())? {
-                BodyEvent::Data(bytes) => return Ok(Some(bytes.to_vec())),
+                BodyEvent::Data(bytes) => match &mut self.decoding {
+                    None => return Ok(Some(bytes.to_vec())),
+                    Some(decoding) => decoding.push(bytes.to_vec()),
+                },
                 BodyEvent::NeedMore => {
                     if reader.conn.read_more(&reader.deadlines).await? == 0 {
                         reader.decoder.eof();
@@ -151,9 +137,16 @@ impl Response {
                     }
                     let reuse = reader.conn.may_be_reused(reusable);
                     self.finish_body_with(reuse);
-                    return Ok(None);
                 }
             }
+        }
+    }
+
+    /// A decoded piece from compressed bytes already received, if there is one.
+    fn decoded_piece(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        match &mut self.decoding {
+            Some(decoding) => decoding.next_piece(),
+            None => Ok(None),
         }
     }
 
