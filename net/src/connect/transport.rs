@@ -235,7 +235,7 @@ impl Patience {
     // BOOK: patience
     pub async fn bound<T>(&self, work: impl Future<Output = T>) -> Result<T, Elapsed> {
         let now = time::now();
-        let own = self.each.map(|d| (saturating_add(now, d), false));
+        let own = self.each.map(|d| (time::add_saturating(now, d), false));
         let total = self.until.map(|at| (at, true));
         let nearest = match (own, total) {
             (Some(a), Some(b)) => Some(if b.0 <= a.0 { b } else { a }),
@@ -248,12 +248,6 @@ impl Patience {
                 .map_err(|_| Elapsed { total }),
         }
     }
-}
-
-/// `at + d`, or far in the future when that overflows.
-pub fn saturating_add(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d)
-        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Reads come from the buffer first, then from the stream.

@@ -35,7 +35,7 @@ impl Link {
     /// Connects (TLS for `rediss://`), then sends `AUTH` and `SELECT` as `info` asks, all within
     /// [`CONNECT_TIMEOUT`].
     pub(super) async fn open(info: &ConnectionInfo) -> Result<Link, Error> {
-        let until = connect::saturating_add(time::now(), CONNECT_TIMEOUT);
+        let until = time::add_saturating(time::now(), CONNECT_TIMEOUT);
         let tls = info.tls.as_ref().map(tls_config).transpose()?;
         let endpoint = Endpoint {
             host: &info.host,

@@ -9,8 +9,7 @@ use simul_runtime::time;
 use url::Url;
 
 use crate::connect::{
-    self, saturating_add, ConnectError, ConnectPhase, Elapsed, Endpoint, Patience, Transport,
-    WriteFailure,
+    self, ConnectError, ConnectPhase, Elapsed, Endpoint, Patience, Transport, WriteFailure,
 };
 use crate::http::{Error, ReadBuf, TimeoutPhase};
 use crate::tls::{TlsConfig, TlsError};
@@ -215,7 +214,7 @@ pub(super) async fn connect(
 ) -> Result<Transport, Error> {
     let own = opening
         .connect_timeout
-        .map(|d| saturating_add(time::now(), d));
+        .map(|d| time::add_saturating(time::now(), d));
     let total_is_nearer = match (own, deadlines.total) {
         (Some(own), Some(total)) => total <= own,
         (None, total) => total.is_some(),
