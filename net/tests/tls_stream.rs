@@ -208,6 +208,7 @@ fn the_idle_probe_accepts_a_key_update_and_refuses_data_or_close_notify() {
         let (listener, addr) = listener();
         let (step_tx, step_rx) = oneshot::channel::<()>();
         let (next_tx, next_rx) = oneshot::channel::<()>();
+        let (read_tx, read_rx) = oneshot::channel::<()>();
         let server = spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
             let acceptor = futures_rustls::TlsAcceptor::from(leaf.server_config());
@@ -215,7 +216,9 @@ fn the_idle_probe_accepts_a_key_update_and_refuses_data_or_close_notify() {
             let mut buf = [0u8; 4];
             read_io(&mut tls, &mut buf).await.unwrap();
             write_all_io(&mut tls, b"pong").await.unwrap();
-            // A post-handshake handshake message: records that hold no plaintext.
+            // Once the client has read "pong" (so the key update cannot ride in the same read),
+            // a post-handshake handshake message: records that hold no plaintext.
+            read_rx.await.unwrap();
             tls.get_mut().1.refresh_traffic_keys().unwrap();
             poll_fn(|cx| Pin::new(&mut tls).poll_flush(cx))
                 .await
@@ -234,6 +237,7 @@ fn the_idle_probe_accepts_a_key_update_and_refuses_data_or_close_notify() {
             .unwrap();
         tls.write_all(b"ping").await.unwrap();
         assert_eq!(read_exactly(&mut tls, 4).await, b"pong");
+        read_tx.send(()).unwrap();
         step_rx.await.unwrap();
         assert!(
             tls.is_idle_and_open(),
