@@ -23,9 +23,13 @@
 //! article printed, with a delay per subreddit chosen so that, as in the
 //! article, compsci answers first, then python, then programming. The
 //! article shows three compsci posts and five of each other: 13 in all.
-//! `--base-url URL` points it at any server speaking the same API, and
-//! `--subreddits a,b,c` picks others. Ctrl-C closes the client, stops the
-//! loop and exits 0, as the article's `signal_handler` does.
+//! `--base-url URL` points it at any server speaking the same API, among them
+//! the real one (`--base-url https://www.reddit.com`: TLS, redirects and gzip
+//! are the client's defaults, and reddit asks for the descriptive
+//! User-Agent it sends); `--cacert FILE` trusts a local TLS server's CA, and
+//! the system's roots honour `SSL_CERT_FILE`. `--subreddits a,b,c` picks
+//! others. Ctrl-C closes the client, stops the loop and exits 0, as the
+//! article's `signal_handler` does.
 
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -34,6 +38,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use simul::net::http::server::{Response, Server};
 use simul::net::http::{Client, Error};
+use simul::net::tls::Certificate;
+
+/// Reddit's API rules ask every client for a User-Agent that says what it is
+/// (`<platform>:<app ID>:<version> (<contact>)`); generic ones are throttled.
+const USER_AGENT: &str = concat!(
+    "rust:simul-reddit-top:v",
+    env!("CARGO_PKG_VERSION"),
+    " (the asyncio example of the simul course)"
+);
 use simul::time::sleep;
 use simul::{join_all, select, signal, spawn, Either};
 
@@ -162,6 +175,7 @@ struct Options {
     base_url: Option<String>,
     subreddits: Vec<String>,
     stats: bool,
+    cacert: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -172,6 +186,7 @@ fn parse_args() -> Result<Options, String> {
             .map(String::from)
             .to_vec(),
         stats: false,
+        cacert: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -189,6 +204,10 @@ fn parse_args() -> Result<Options, String> {
                     .collect();
             }
             "--stats" => options.stats = true,
+            "--cacert" => {
+                let path = args.next().ok_or("--cacert needs a file")?;
+                options.cacert = Some(path.into());
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -200,11 +219,26 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!(
-                "error: {e}\nusage: reddit_top [--base-url URL] [--subreddits a,b,c] [--stats]"
+                "error: {e}\nusage: reddit_top [--base-url URL] [--cacert FILE] [--subreddits a,b,c] \
+                 [--stats]"
             );
             return ExitCode::from(2);
         }
     };
+    let mut builder = Client::builder().user_agent(Some(USER_AGENT));
+    if let Some(path) = &options.cacert {
+        match Certificate::from_pem_file(path) {
+            Ok(ca) => {
+                builder = builder
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(&ca)
+            }
+            Err(e) => {
+                eprintln!("error: --cacert: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     simul::run(async move {
         let (base, sequential) = match &options.base_url {
             Some(base) => (base.clone(), None),
@@ -216,7 +250,7 @@ fn main() -> ExitCode {
                 }
             },
         };
-        let client = Client::new();
+        let client = builder.build();
         let started = Instant::now();
         let fetches = options.subreddits.iter().map(|sub| {
             let (client, base, sub) = (client.clone(), base.clone(), sub.clone());

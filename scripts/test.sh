@@ -12,6 +12,9 @@ for pair in $servers; do
   pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || needed+=("$pkg")
 done
+# The system's trust store: the TLS tests check that a private CA is *not* trusted by default,
+# which needs a default to compare with (with no roots at all, a client refuses to start).
+[ -s /etc/ssl/certs/ca-certificates.crt ] || needed+=("ca-certificates")
 if [ ${#needed[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

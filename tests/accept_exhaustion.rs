@@ -9,6 +9,8 @@
 //! CPU time while it stays exhausted, checks that an old connection is
 //! still served, then closes everything and asks again.
 
+mod cargo_env;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -219,7 +221,7 @@ fn echo_server_out_of_descriptors_backs_off_and_recovers() {
 /// Builds the echo_server example and returns its path (from cargo's JSON
 /// messages, so any target directory works).
 fn echo_server() -> PathBuf {
-    let output = Command::new(env!("CARGO"))
+    let output = cargo_env::cargo()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "build",

@@ -5,6 +5,8 @@
 //! The examples are built once by cargo for this test (a filtered `cargo test --test
 //! duration_flags` would not build them) and found through cargo's JSON messages.
 
+mod cargo_env;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -17,7 +19,7 @@ const ABSURD: [&str; 8] = ["1e19", "1e20", "-1", "NaN", "inf", "-inf", "1e400", 
 fn example(name: &str) -> Command {
     static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let executables = EXECUTABLES.get_or_init(|| {
-        let output = Command::new(env!("CARGO"))
+        let output = cargo_env::cargo()
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["build", "--quiet", "--package", "simul"])
             .args(["--example", "http_get", "--example", "rq_worker"])

@@ -7,6 +7,8 @@
 //! set by `CARGO_TARGET_DIR`, by `.cargo/config.toml` or by a `--target`
 //! triple needs no guessing here.
 
+mod cargo_env;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -37,7 +39,7 @@ fn run_example(name: &str) -> String {
 /// Builds the examples this file runs (only these: another example being
 /// edited must not fail these tests) and maps each name to its executable.
 fn build_examples() -> HashMap<String, PathBuf> {
-    let output = Command::new(env!("CARGO"))
+    let output = cargo_env::cargo()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--quiet", "--package", "simul"])
         .args(EXAMPLES.iter().flat_map(|name| ["--example", name]))

@@ -9,6 +9,8 @@
 //! which records every request it sees: method, path, body, and the client's
 //! address (one address per connection).
 
+mod cargo_env;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -103,8 +105,7 @@ fn route(request: &Request) -> Response {
 fn http_get_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let output = Command::new(cargo)
+        let output = cargo_env::cargo()
             .args(["build", "--quiet", "-p", "simul", "--example", "http_get"])
             .arg("--message-format=json-render-diagnostics")
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,8 @@
 //! The `trace_svg` example, run on a real trace: the chess exhibition's,
 //! written by `SIMUL_TRACE=FILE`.
 
+mod cargo_env;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,7 +20,7 @@ fn example(name: &str) -> Command {
     }
     let exe: PathBuf = dir.join("examples").join(name);
     if !exe.exists() {
-        let built = Command::new(env!("CARGO"))
+        let built = cargo_env::cargo()
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["build", "--quiet", "--package", "simul", "--example", name])
             .status()

@@ -147,13 +147,17 @@ pub struct Target {
     /// `host:port`, for the `Host` header.
     pub authority: String,
     pub path: String,
+    /// `https://`: the CA to trust is in the file `BENCH_CA` names.
+    pub tls: bool,
 }
 
 impl Target {
     pub fn parse(url: &str) -> Result<Target, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("{url}: only http:// URLs"))?;
+        let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(format!("{url}: only http:// and https:// URLs")),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -161,7 +165,7 @@ impl Target {
         let with_port = if authority.contains(':') {
             authority.to_owned()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{}", if tls { 443 } else { 80 })
         };
         let addr = with_port
             .to_socket_addrs()
@@ -173,7 +177,14 @@ impl Target {
             addr,
             authority: authority.to_owned(),
             path: path.to_owned(),
+            tls,
         })
+    }
+
+    /// The PEM of the CA `BENCH_CA` names (the driver sets it for the TLS workloads).
+    pub fn ca_pem() -> Result<Vec<u8>, String> {
+        let path = std::env::var_os("BENCH_CA").ok_or("BENCH_CA is not set")?;
+        std::fs::read(&path).map_err(|e| format!("BENCH_CA: {e}"))
     }
 }
 

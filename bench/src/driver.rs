@@ -18,6 +18,8 @@ pub struct Row {
     pub metrics: &'static [Metric],
     /// Only the Rust runtimes implement it (`py/bench.py` does not).
     pub rust_only: bool,
+    /// Only these runtimes implement it (the TLS rows: simul, and tokio with tokio-rustls).
+    pub only: Option<&'static [&'static str]>,
 }
 
 /// A number from the result line, and which way is better.
@@ -78,6 +80,7 @@ impl Row {
             args: args.iter().map(usize::to_string).collect(),
             metrics,
             rust_only: false,
+            only: None,
         }
     }
 
@@ -86,17 +89,44 @@ impl Row {
         self
     }
 
+    /// A TLS row: simul against tokio + hyper + tokio-rustls.
+    fn tls(mut self) -> Row {
+        self.only = Some(&["simul", "tokio"]);
+        self
+    }
+
     fn is_http(&self) -> bool {
         matches!(self.workload, "http" | "c10k")
     }
 
+    fn is_tls(&self) -> bool {
+        matches!(self.workload, "https" | "tls-connect")
+    }
+
+    /// Whether `runtime` has this row.
+    pub fn runs_on(&self, runtime: &str) -> bool {
+        let python = PY_RUNTIMES.contains(&runtime);
+        !(self.rust_only && python) && self.only.is_none_or(|only| only.contains(&runtime))
+    }
+
     /// The arguments, with nginx's URL where the workload wants one.
-    fn args_with(&self, url: &str) -> Vec<String> {
+    fn args_with(&self, nginx: &Nginx) -> Vec<String> {
         let mut args = self.args.clone();
         if self.is_http() {
-            args.push(url.to_owned());
+            args.push(nginx.url.clone());
+        } else if self.is_tls() {
+            args.push(nginx.tls_url.clone());
         }
         args
+    }
+
+    /// The command for `runtime`, with the CA to trust for the TLS rows.
+    fn command(&self, launcher: &Launcher, runtime: &str, nginx: &Nginx) -> Option<Command> {
+        let mut command = launcher.command(runtime, self.workload, &self.args_with(nginx))?;
+        if self.is_tls() {
+            command.env("BENCH_CA", &nginx.ca_file);
+        }
+        Some(command)
     }
 
     /// `spawn 1000000`: how the row is named in the table.
@@ -117,6 +147,9 @@ fn rows(quick: bool) -> Vec<Row> {
         Row::new("http-c1", "http", &[q(20_000, 2000), 1], HTTP),
         Row::new("http-c64", "http", &[q(20_000, 2000), 64], HTTP),
         Row::new("c10k", "c10k", &[q(10_000, 1000)], C10K),
+        Row::new("https-c1", "https", &[q(20_000, 2000), 1], HTTP).tls(),
+        Row::new("https-c64", "https", &[q(20_000, 2000), 64], HTTP).tls(),
+        Row::new("tls-connect", "tls-connect", &[q(2000, 200)], C10K).tls(),
         Row::new("memory", "memory", &[q(1_000_000, 100_000)], MEMORY),
         Row::new(
             "fairness",
@@ -138,6 +171,8 @@ fn tiny_rows() -> Vec<Row> {
         Row::new("echo", "echo", &[4, 100], ECHO),
         Row::new("http-c4", "http", &[100, 4], HTTP),
         Row::new("c10k", "c10k", &[50], C10K),
+        Row::new("https-c4", "https", &[100, 4], HTTP),
+        Row::new("tls-connect", "tls-connect", &[20], C10K),
         Row::new("memory", "memory", &[1000], MEMORY),
         Row::new("fairness", "fairness", &[200, 30, 5], FAIRNESS),
     ]
@@ -245,11 +280,11 @@ pub fn all(args: &[String]) -> Result<(), String> {
     for round in 0..options.rounds {
         for (r, row) in rows.iter().enumerate() {
             for (k, runtime) in runtimes.iter().enumerate() {
-                if row.rust_only && PY_RUNTIMES.contains(&runtime.as_str()) {
+                if !row.runs_on(runtime) {
                     continue; // left empty in the table
                 }
-                let command = launcher
-                    .command(runtime, row.workload, &row.args_with(&nginx.url))
+                let command = row
+                    .command(&launcher, runtime, &nginx)
                     .expect("runtime filtered above");
                 let result = runs::run(command);
                 eprintln!("[round {}/{}] {}", round + 1, options.rounds, result.line);
@@ -279,8 +314,8 @@ pub fn tiny() -> Result<(), String> {
     let nginx = Nginx::start()?;
     let mut failed = Vec::new();
     for row in tiny_rows() {
-        let command = launcher
-            .command("simul", row.workload, &row.args_with(&nginx.url))
+        let command = row
+            .command(&launcher, "simul", &nginx)
             .expect("simul is always there");
         let result = runs::run(command);
         println!("{}", result.line);
@@ -297,13 +332,16 @@ pub fn tiny() -> Result<(), String> {
 }
 
 /// `with-nginx CMD ARGS...`: runs CMD with `BENCH_URL` set to our nginx's
-/// data.json, then stops nginx; exits with CMD's status (for the scripts).
+/// data.json (`BENCH_TLS_URL` and `BENCH_CA` for the TLS server), then stops
+/// nginx; exits with CMD's status (for the scripts).
 pub fn with_nginx(args: &[String]) -> Result<(), String> {
     let (program, rest) = args.split_first().ok_or("with-nginx: no command")?;
     let nginx = Nginx::start()?;
     let status = Command::new(program)
         .args(rest)
         .env("BENCH_URL", &nginx.url)
+        .env("BENCH_TLS_URL", &nginx.tls_url)
+        .env("BENCH_CA", &nginx.ca_file)
         .status()
         .map_err(|e| format!("{program}: {e}"))?;
     drop(nginx);

@@ -19,15 +19,36 @@ pub struct Nginx {
     child: Child,
     dir: PathBuf,
     pub url: String,
+    /// The same document over TLS (a second server block, with a certificate made at start).
+    pub tls_url: String,
+    /// The CA that issued that certificate (PEM), for the clients to trust.
+    pub ca_file: PathBuf,
 }
+
+/// Full handshakes every time (no tickets, no session cache), so `tls-connect` measures the
+/// handshake itself, the same for every client.
+const TLS_SERVER: &str = "
+    server {
+        listen 127.0.0.1:{tls_port} ssl backlog=4096;
+        ssl_certificate tls/cert.pem;
+        ssl_certificate_key tls/key.pem;
+        ssl_protocols TLSv1.3;
+        ssl_session_tickets off;
+        ssl_session_cache off;
+        root www;
+        location / { }
+    }
+}
+";
 
 impl Nginx {
     pub fn start() -> Result<Nginx, String> {
         let bin = find_or_install()?;
         let port = free_port()?;
+        let tls_port = free_port()?;
         let dir = std::env::temp_dir().join(format!("simul-bench-nginx-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["run", "www"] {
+        for sub in ["run", "www", "tls"] {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
         }
@@ -36,7 +57,15 @@ impl Nginx {
             CONFIG.contains(SPEC_LISTEN),
             "nginx.conf no longer listens on {SPEC_LISTEN}"
         );
+        let ca_file = write_certificates(&dir.join("tls"))?;
         let config = CONFIG.replace(SPEC_LISTEN, &format!("127.0.0.1:{port}"));
+        // The spec's config, plus the TLS server inside its `http` block.
+        let end = config.rfind('}').ok_or("nginx.conf has no closing brace")?;
+        let config = format!(
+            "{}{}",
+            &config[..end],
+            TLS_SERVER.replace("{tls_port}", &tls_port.to_string())
+        );
         std::fs::write(dir.join("nginx.conf"), config).map_err(|e| e.to_string())?;
         let prefix = format!("{}/", dir.display());
         let error_log = dir.join("run/error.log");
@@ -52,6 +81,8 @@ impl Nginx {
             child,
             dir,
             url: format!("http://127.0.0.1:{port}/data.json"),
+            tls_url: format!("https://127.0.0.1:{tls_port}/data.json"),
+            ca_file,
         };
         nginx.wait_until_serving(port)?;
         Ok(nginx)
@@ -85,6 +116,27 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA and a leaf for 127.0.0.1 (ECDSA P-256, rcgen's default) in `dir`; returns the CA's file.
+fn write_certificates(dir: &Path) -> Result<PathBuf, String> {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let err = |e: rcgen::Error| e.to_string();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(err)?).map_err(err)?;
+    let key = KeyPair::generate().map_err(err)?;
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .map_err(err)?
+        .signed_by(&key, &ca)
+        .map_err(err)?;
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
+    };
+    write("cert.pem", leaf.pem())?;
+    write("key.pem", key.serialize_pem())?;
+    write("ca.pem", ca.pem())?;
+    Ok(dir.join("ca.pem"))
 }
 
 /// One blocking GET with `Connection: close`: status 200 and the whole body.

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use simul::net::http::Client;
+use simul::net::http::{Client, ClientBuilder};
+use simul::net::tls::Certificate;
 use simul::net::{TcpListener, TcpStream};
 use simul::time::{now, sleep_until};
 
@@ -132,58 +133,19 @@ impl Workloads for Simul {
     }
 
     fn http(r: usize, c: usize, target: &Target) -> Timed<Tally> {
-        runtime().block_on(async move {
-            // One client for all C tasks; its pool must keep all C
-            // connections, or tasks would keep opening new ones.
-            // BENCH_DIAG=1 logs every connect and reuse on stderr (`curl -v` style).
-            let diag = std::env::var_os("BENCH_DIAG").is_some();
-            let client = Client::builder().max_idle_per_host(c).verbose(diag).build();
-            let meter = Meter::start();
-            let tasks: Vec<_> = (0..c)
-                .map(|i| {
-                    let client = client.clone();
-                    let url = target.url.clone();
-                    simul::spawn(async move {
-                        let mut tally = Tally::default();
-                        for _ in 0..share(r, c, i) {
-                            tally.add(get(&client, &url, false).await);
-                        }
-                        tally
-                    })
-                })
-                .collect();
-            let total = join_tallies(tasks).await;
-            let mut timed = meter.stop(total);
-            if std::env::var_os("BENCH_STATS").is_some() {
-                // The loop's own counters: reactor turns per request without
-                // strace's slowdown (see strace.sh).
-                eprintln!("simul stats: {:?}", simul::stats());
-            }
-            // Every connection is back in the pool now: there should be C.
-            // Fewer means a task ran requests without ever waiting (the
-            // response was already there), finished, and left its connection
-            // to a task that had not started yet.
-            timed.value.connections = client.idle_connections();
-            timed
-        })
+        keep_alive(r, c, target, Client::builder())
     }
 
     fn c10k(n: usize, target: &Target) -> Timed<Tally> {
-        runtime().block_on(async move {
-            // `Connection: close` responses never go back to the pool, so
-            // every request opens its own connection.
-            let client = Client::new();
-            let meter = Meter::start();
-            let tasks: Vec<_> = (0..n)
-                .map(|_| {
-                    let client = client.clone();
-                    let url = target.url.clone();
-                    simul::spawn(async move { get(&client, &url, true).await })
-                })
-                .collect();
-            let total = join_tallies(tasks).await;
-            meter.stop(total)
-        })
+        one_request_each(n, target, Client::builder())
+    }
+
+    fn https(r: usize, c: usize, target: &Target) -> Option<Timed<Tally>> {
+        Some(keep_alive(r, c, target, trusting_bench_ca()))
+    }
+
+    fn tls_connect(n: usize, target: &Target) -> Option<Timed<Tally>> {
+        Some(one_request_each(n, target, trusting_bench_ca()))
     }
 
     fn busy_echo(tasks: usize, wakes: usize, prober: &Prober) -> Timed<usize> {
@@ -310,6 +272,72 @@ async fn read_exact(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
 }
 
 /// One GET: a 200 whose whole body was read counts as ok.
+/// A client that trusts only the bench's CA (nginx's TLS certificate).
+fn trusting_bench_ca() -> ClientBuilder {
+    let pem = Target::ca_pem().expect("the TLS workloads need BENCH_CA");
+    let ca = Certificate::from_pem(&pem).expect("BENCH_CA is a PEM certificate");
+    Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(&ca)
+}
+
+/// `r` requests from `c` tasks over `c` keep-alive connections (`http`, `https`).
+fn keep_alive(r: usize, c: usize, target: &Target, builder: ClientBuilder) -> Timed<Tally> {
+    runtime().block_on(async move {
+        // One client for all C tasks; its pool must keep all C
+        // connections, or tasks would keep opening new ones.
+        // BENCH_DIAG=1 logs every connect and reuse on stderr (`curl -v` style).
+        let diag = std::env::var_os("BENCH_DIAG").is_some();
+        let client = builder.max_idle_per_host(c).verbose(diag).build();
+        let meter = Meter::start();
+        let tasks: Vec<_> = (0..c)
+            .map(|i| {
+                let client = client.clone();
+                let url = target.url.clone();
+                simul::spawn(async move {
+                    let mut tally = Tally::default();
+                    for _ in 0..share(r, c, i) {
+                        tally.add(get(&client, &url, false).await);
+                    }
+                    tally
+                })
+            })
+            .collect();
+        let total = join_tallies(tasks).await;
+        let mut timed = meter.stop(total);
+        if std::env::var_os("BENCH_STATS").is_some() {
+            // The loop's own counters: reactor turns per request without
+            // strace's slowdown (see strace.sh).
+            eprintln!("simul stats: {:?}", simul::stats());
+        }
+        // Every connection is back in the pool now: there should be C.
+        // Fewer means a task ran requests without ever waiting (the
+        // response was already there), finished, and left its connection
+        // to a task that had not started yet.
+        timed.value.connections = client.idle_connections();
+        timed
+    })
+}
+
+/// `n` one-request connections at once (`c10k`, `tls-connect`).
+fn one_request_each(n: usize, target: &Target, builder: ClientBuilder) -> Timed<Tally> {
+    runtime().block_on(async move {
+        // `Connection: close` responses never go back to the pool, so
+        // every request opens its own connection.
+        let client = builder.build();
+        let meter = Meter::start();
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let client = client.clone();
+                let url = target.url.clone();
+                simul::spawn(async move { get(&client, &url, true).await })
+            })
+            .collect();
+        let total = join_tallies(tasks).await;
+        meter.stop(total)
+    })
+}
+
 async fn get(client: &Client, url: &str, close: bool) -> Tally {
     let mut request = client.get(url);
     if close {

@@ -155,6 +155,31 @@ impl Workloads for Tokio {
         })
     }
 
+    fn https(r: usize, c: usize, target: &Target) -> Option<Timed<Tally>> {
+        let connector = bench_ca_connector();
+        Some(runtime().block_on(async move {
+            let meter = Meter::start();
+            let tasks: Vec<_> = (0..c)
+                .map(|i| {
+                    let connection = tls_connection(&connector, target, share(r, c, i), false);
+                    tokio::spawn(connection)
+                })
+                .collect();
+            meter.stop(join_tallies(tasks).await)
+        }))
+    }
+
+    fn tls_connect(n: usize, target: &Target) -> Option<Timed<Tally>> {
+        let connector = bench_ca_connector();
+        Some(runtime().block_on(async move {
+            let meter = Meter::start();
+            let tasks: Vec<_> = (0..n)
+                .map(|_| tokio::spawn(tls_connection(&connector, target, 1, true)))
+                .collect();
+            meter.stop(join_tallies(tasks).await)
+        }))
+    }
+
     fn busy_echo(tasks: usize, wakes: usize, prober: &Prober) -> Timed<usize> {
         runtime().block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -280,6 +305,52 @@ async fn connection(target: Target, requests: usize, close: bool) -> Tally {
         }
     })
     .await
+}
+
+/// tokio-rustls on the ring provider (as simul's TLS), TLS 1.2 and 1.3, ALPN `http/1.1`,
+/// trusting only the bench's CA: the same choices as simul's client.
+fn bench_ca_connector() -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    let pem = Target::ca_pem().expect("the TLS workloads need BENCH_CA");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots
+            .add(cert.expect("BENCH_CA is PEM"))
+            .expect("a usable CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// One TLS connection making `requests` GETs (the future owns what it needs, to be spawned).
+fn tls_connection(
+    connector: &tokio_rustls::TlsConnector,
+    target: &Target,
+    requests: usize,
+    close: bool,
+) -> impl std::future::Future<Output = Tally> + Send + 'static {
+    let (connector, target) = (connector.clone(), target.clone());
+    async move {
+        let name = rustls::pki_types::ServerName::IpAddress(target.addr.ip().into());
+        let io = async {
+            let stream = TcpStream::connect(target.addr).await?;
+            let _ = stream.set_nodelay(true);
+            connector.connect(name, stream).await.map(TokioIo::new)
+        };
+        session(io.await, &target, requests, close, |conn| {
+            let driver = tokio::spawn(conn);
+            async move {
+                let _ = driver.await;
+            }
+        })
+        .await
+    }
 }
 
 async fn join_tallies(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {

@@ -28,6 +28,15 @@ pub trait Workloads {
     fn http(r: usize, c: usize, target: &Target) -> Timed<Tally>;
     /// `n` one-request connections, all at once.
     fn c10k(n: usize, target: &Target) -> Timed<Tally>;
+    /// `r` requests over `c` keep-alive TLS connections; `None` for a runtime without a TLS
+    /// peer here (only simul and tokio + tokio-rustls have one).
+    fn https(_r: usize, _c: usize, _target: &Target) -> Option<Timed<Tally>> {
+        None
+    }
+    /// `n` one-request TLS connections, all at once: `n` full handshakes.
+    fn tls_connect(_n: usize, _target: &Target) -> Option<Timed<Tally>> {
+        None
+    }
     /// The busy-queue half of `fairness`: serves echo on a loopback listener,
     /// starts `prober` against it, and runs `tasks` tasks that each wake
     /// themselves `wakes` times; returns how many of them finished.
@@ -128,6 +137,27 @@ pub fn run<R: Workloads>(
         "c10k" => {
             let target = Target::parse(&arg::<String>(args, 1, "URL")?)?;
             c10k::<R>(runtime, arg(args, 0, "N")?, &target)
+        }
+        "https" => {
+            let target = Target::parse(&arg::<String>(args, 2, "URL")?)?;
+            if !target.tls {
+                return Err("https wants an https:// URL".into());
+            }
+            let (r, c) = (arg(args, 0, "R")?, arg(args, 1, "C")?);
+            let timed = R::https(r, c, &target).ok_or(format!("{runtime} has no TLS peer"))?;
+            keep_alive_line("https", runtime, timed, r, c)
+        }
+        "tls-connect" => {
+            let target = Target::parse(&arg::<String>(args, 1, "URL")?)?;
+            if !target.tls {
+                return Err("tls-connect wants an https:// URL".into());
+            }
+            let n = arg(args, 0, "N")?;
+            raise_nofile_limit();
+            let timed = R::tls_connect(n, &target).ok_or(format!("{runtime} has no TLS peer"))?;
+            let mut line = Line::new("tls-connect", runtime, &timed);
+            http_line(&mut line, &timed.value, n, timed.cpu);
+            line.finish()
         }
         "fairness" => fairness::<R>(
             runtime,
@@ -261,7 +291,7 @@ fn fairness<R: Workloads>(runtime: &'static str, n: usize, k: usize, samples: us
 fn http_line(line: &mut Line, tally: &Tally, requests: usize, cpu: Duration) {
     let per_s = requests as f64 / line.wall.as_secs_f64();
     let cpu_us = cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
-    if line.workload == "http" {
+    if matches!(line.workload, "http" | "https") {
         line.extra("req_per_s", format!("{per_s:.0}"));
     }
     line.extra("cpu_us_per_req", format!("{cpu_us:.2}"));
@@ -278,8 +308,18 @@ fn http_line(line: &mut Line, tally: &Tally, requests: usize, cpu: Duration) {
 }
 
 fn http<R: Workloads>(runtime: &'static str, r: usize, c: usize, target: &Target) -> ! {
-    let timed = R::http(r, c, target);
-    let mut line = Line::new("http", runtime, &timed);
+    keep_alive_line("http", runtime, R::http(r, c, target), r, c)
+}
+
+/// The line of `http` and `https`: `r` requests over `c` keep-alive connections.
+fn keep_alive_line(
+    workload: &'static str,
+    runtime: &'static str,
+    timed: Timed<Tally>,
+    r: usize,
+    c: usize,
+) -> ! {
+    let mut line = Line::new(workload, runtime, &timed);
     http_line(&mut line, &timed.value, r, timed.cpu);
     // Not a check of the spec: a client that used fewer connections than C
     // served the same requests (see RESULTS.md), more would mean its pool

@@ -220,6 +220,16 @@ impl TcpStream {
         self.source.get_ref().peek(buf)
     }
 
+    /// Reads what the kernel has now, without waiting: `WouldBlock` if
+    /// nothing arrived, `Ok(0)` if the peer closed. For probes that must not
+    /// park the task (a TLS connection checking an idle socket for alerts
+    /// and session tickets); tasks that want data use [`read`](Self::read).
+    /// The cached readiness is left alone: at worst the next `read` pays
+    /// one `WouldBlock` to learn what this call learned.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.get_ref().read(buf)
+    }
+
     /// Shuts down the read half, the write half (sends FIN), or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.source.get_ref().shutdown(how)

@@ -15,6 +15,9 @@ use simul::net::rq::{JobStatus, Queue};
 
 use crate::redis_support::{fresh_db, shared};
 
+#[path = "../cargo_env/mod.rs"]
+mod cargo_env;
+
 /// The rq release the interop tests run against (`scripts/test.sh` pins the same).
 pub const RQ_VERSION: &str = "2.12.0";
 
@@ -27,7 +30,7 @@ pub fn root() -> PathBuf {
 pub fn example(name: &str) -> Command {
     static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let executables = EXECUTABLES.get_or_init(|| {
-        let output = Command::new(env!("CARGO"))
+        let output = cargo_env::cargo()
             .current_dir(root())
             .args(["build", "--quiet", "--package", "simul"])
             .args(["--example", "rq_worker", "--example", "rq_enqueue"])

@@ -8,7 +8,9 @@
 use std::fmt;
 use std::io;
 
+use super::content::DecodeError;
 use super::problem::{BodyProblem, HeadProblem, RequestProblem};
+use crate::tls::TlsError;
 
 /// Everything that can go wrong while making an HTTP/1.1 request.
 ///
@@ -32,6 +34,9 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// TLS failed: the server's certificate was refused, the handshake failed, or the stream was
+    /// cut without `close_notify` under a body that only the close delimits.
+    Tls(TlsError),
     /// A deadline passed; `phase` says which one.
     Timeout {
         /// Which timeout fired.
@@ -104,6 +109,9 @@ pub enum Error {
         /// Which part of the request was refused.
         what: RequestProblem,
     },
+    /// The body's `Content-Encoding` (gzip, deflate) could not be decoded: corrupt, or cut
+    /// short.
+    ContentDecoding(DecodeError),
     /// The response body was not the JSON the caller asked for.
     Json(serde_json::Error),
     /// A socket read or write failed.
@@ -124,8 +132,11 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimeoutPhase {
-    /// Establishing the TCP connection took too long.
+    /// Resolving the host and establishing the TCP connection took too long.
     Connect,
+    /// The TLS handshake took too long (the server accepted TCP but does not speak TLS, or
+    /// stalls).
+    TlsHandshake,
     /// No byte arrived (or could be sent) for the read-idle period.
     ReadIdle,
     /// The whole request, from connect to the end of the body, took too long.
@@ -149,6 +160,7 @@ impl fmt::Display for Error {
         match self {
             Error::Dns { host, source } => write!(f, "could not resolve host {host:?}: {source}"),
             Error::Connect { addr, source } => write!(f, "could not connect to {addr}: {source}"),
+            Error::Tls(e) => write!(f, "{e}"),
             Error::Timeout { phase } => write!(f, "{phase}"),
             Error::MalformedHead { what } => write!(f, "malformed response head: {what}"),
             Error::MalformedBody { what } => write!(f, "malformed chunked response body: {what}"),
@@ -164,8 +176,8 @@ impl fmt::Display for Error {
             ),
             Error::BodyTooLarge { limit } => write!(
                 f,
-                "response body is longer than the limit of {limit} bytes; raise the body limit or \
-                 stream the body"
+                "response body is longer than the limit of {limit} bytes (after decoding, if it \
+                 was compressed); raise the body limit or stream the body"
             ),
             Error::IncompleteBody {
                 expected: Some(total),
@@ -207,10 +219,11 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedScheme { scheme } => write!(
                 f,
-                "URL scheme {scheme:?} is not supported; only plain http:// is"
+                "URL scheme {scheme:?} is not supported; only http:// and https:// are"
             ),
             Error::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
             Error::InvalidRequest { what } => write!(f, "request not sent: {what}"),
+            Error::ContentDecoding(e) => write!(f, "{e}"),
             Error::Json(e) => write!(f, "response body is not the expected JSON: {e}"),
             Error::Io(e) => write!(f, "connection error: {e}"),
             Error::DecoderMisuse { what } => write!(
@@ -225,6 +238,7 @@ impl fmt::Display for TimeoutPhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TimeoutPhase::Connect => "timed out while connecting to the server",
+            TimeoutPhase::TlsHandshake => "timed out during the TLS handshake",
             TimeoutPhase::ReadIdle => "timed out waiting for the server to send data",
             TimeoutPhase::Total => "request did not complete within its total timeout",
         })
@@ -237,14 +251,27 @@ impl std::error::Error for Error {
             Error::Dns { source, .. } | Error::Connect { source, .. } => Some(source),
             Error::Json(e) => Some(e),
             Error::Io(e) => Some(e),
+            Error::Tls(e) => Some(e),
+            Error::ContentDecoding(e) => Some(e),
             _ => None,
         }
     }
 }
 
+/// A TLS failure travels through IO interfaces inside an `io::Error`; here it becomes
+/// [`Error::Tls`] again.
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        Error::Io(e)
+        match TlsError::take(e) {
+            Ok(tls) => Error::Tls(tls),
+            Err(io) => Error::Io(io),
+        }
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(e)
     }
 }
 

@@ -13,7 +13,8 @@
 //! | `decode.rs` | the response decoder: 1xx skipping, heads, bodies, EOF |
 //! | `chunked.rs` | the chunked transfer coding |
 //! | `scan.rs` | finding the end of a header block without re-scanning |
-//! | `buffer.rs` | the read buffer shared with the IO layer |
+//! | `buffer.rs` | the read buffer shared with the IO layer (now in `net/src/buffer.rs`) |
+//! | `content.rs` | content decoding (gzip, deflate), bounded, above the framing |
 //! | `encode.rs` | the request head, refusing injection |
 //! | `limits.rs` | bounds on heads, headers, bodies, extensions, trailers |
 //! | `client/` | the IO layer: connections, the keep-alive pool, timeouts, redirects, retries |
@@ -22,6 +23,7 @@
 mod buffer;
 mod chunked;
 pub mod client;
+mod content;
 mod decode;
 mod encode;
 mod error;
@@ -37,6 +39,7 @@ mod tests;
 
 pub use buffer::ReadBuf;
 pub use client::{Client, ClientBuilder, RequestBuilder, Response};
+pub use content::{ContentCoding, ContentDecoder, DecodeError};
 pub use decode::{BodyEvent, Head, ResponseDecoder};
 pub use encode::{encode_request, RequestHead};
 pub use error::{ClosePhase, Error, TimeoutPhase};

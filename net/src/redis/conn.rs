@@ -225,8 +225,9 @@ impl Connection {
         if count == 0 {
             return Ok(Vec::new());
         }
+        let idle_and_open = self.link.as_mut().is_some_and(Link::is_idle_and_open);
         let mut link = match self.link.take() {
-            Some(link) if link.is_idle_and_open() => link,
+            Some(link) if idle_and_open => link,
             // Never used, or closed by the server while idle (nothing was sent, so reconnecting
             // here is safe), or broken by the previous command.
             _ => {

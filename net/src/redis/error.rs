@@ -36,6 +36,14 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// TLS failed (`rediss://`): the server's certificate was refused, the handshake failed, or
+    /// the records broke later. The command was not sent if it happened while connecting.
+    Tls {
+        /// When: `handshake with HOST:PORT`, `during GET`, `reading ssl_ca_certs`.
+        context: String,
+        /// What went wrong.
+        source: crate::tls::TlsError,
+    },
     /// The server refused `AUTH` or `SELECT` while the connection was being set up.
     Handshake {
         /// `"AUTH"` or `"SELECT"`.
@@ -161,13 +169,16 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidUrl { url, reason } => write!(
                 f,
-                "invalid Redis URL {url:?}: {reason} (expected redis://[[user]:password@]host[:port][/db])"
+                "invalid Redis URL {url:?}: {reason} (expected redis[s]://[[user]:password@]host[:port][/db])"
             ),
             Error::Dns { host, source } => write!(f, "could not resolve Redis host {host:?}: {source}"),
             Error::Connect { addr, source } => write!(
                 f,
                 "could not connect to Redis at {addr}: {source} (is redis-server running there?)"
             ),
+            Error::Tls { context, source } => {
+                write!(f, "TLS with the Redis server failed ({context}): {source}")
+            }
             Error::Handshake { command, message } => {
                 let hint = match *command {
                     "AUTH" => "check the user name and password in the URL",
@@ -250,6 +261,7 @@ impl std::error::Error for Error {
             | Error::Connect { source, .. }
             | Error::Io { source, .. } => Some(source),
             Error::Protocol { what } => Some(what),
+            Error::Tls { source, .. } => Some(source),
             _ => None,
         }
     }

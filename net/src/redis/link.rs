@@ -1,79 +1,67 @@
-//! The socket under a [`Connection`](super::Connection): connecting, the `AUTH`/`SELECT`
-//! handshake, one write of a request and the reading of its replies.
+//! The socket under a [`Connection`](super::Connection): opening it (through the connection
+//! layer the HTTP client uses too: resolve, happy eyeballs, TLS for `rediss://`), the
+//! `AUTH`/`SELECT` handshake, one write of a request and the reading of its replies.
 //!
 //! A [`Link`] knows nothing of reconnecting or deadlines; it either completes an exchange or
-//! fails, and on failure its owner drops it. What it owns is the read buffer: bytes received but
-//! not yet consumed by the decoder stay in `buf[start..]` between reads, and between replies of a
-//! pipeline.
+//! fails, and on failure its owner drops it. Bytes received but not yet consumed by the decoder
+//! stay in the transport's read buffer between reads, and between replies of a pipeline.
 
 use std::io;
 use std::time::Duration;
 
-use simul_runtime::time::timeout;
+use simul_runtime::time;
 
 use super::decode::{Decoder, Limits};
 use super::encode::cmd;
 use super::error::Error;
 use super::resp::Value;
-use super::url::ConnectionInfo;
-use crate::{dns, TcpStream};
+use super::url::{ConnectionInfo, TlsOptions};
+use crate::connect::{
+    self, ConnectError, ConnectPhase, Endpoint, Patience, Transport, WriteFailure,
+};
+use crate::tls::{Certificate, TlsConfig, TlsError};
 
-/// How long opening a connection (connect, `AUTH`, `SELECT`) may take.
+/// How long opening a connection (connect, TLS, `AUTH`, `SELECT`) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How many bytes a read asks the kernel for, at least.
-const READ_CHUNK: usize = 16 * 1024;
 
-/// A live socket and what has been read from it but not yet returned.
+/// A live connection and the decoder of its replies.
 #[derive(Debug)]
 pub(super) struct Link {
-    stream: TcpStream,
+    transport: Transport,
     decoder: Decoder,
-    /// Received bytes; `buf[start..]` are not yet consumed by the decoder.
-    buf: Vec<u8>,
-    start: usize,
 }
 
 impl Link {
-    /// Connects to the first address that answers, then sends `AUTH` and `SELECT` as `info` asks.
+    /// Connects (TLS for `rediss://`), then sends `AUTH` and `SELECT` as `info` asks, all within
+    /// [`CONNECT_TIMEOUT`].
     pub(super) async fn open(info: &ConnectionInfo) -> Result<Link, Error> {
-        timeout(CONNECT_TIMEOUT, Link::open_now(info))
+        let until = time::add_saturating(time::now(), CONNECT_TIMEOUT);
+        let tls = info.tls.as_ref().map(tls_config).transpose()?;
+        let endpoint = Endpoint {
+            host: &info.host,
+            port: info.port,
+            addrs: None,
+            tls: tls.as_ref(),
+        };
+        let transport = connect::open(&endpoint, Some(until))
+            .await
+            .map_err(|e| connect_error(e, info))?;
+        let mut link = Link {
+            transport,
+            decoder: Decoder::new(),
+        };
+        let handshake = Patience {
+            each: None,
+            until: Some(until),
+        };
+        handshake
+            .bound(link.handshake(info))
             .await
             .map_err(|_| Error::Timeout {
-                what: format!("connection to {info}"),
+                what: format!("AUTH/SELECT on {info}"),
                 after: CONNECT_TIMEOUT,
-            })?
-    }
-
-    async fn open_now(info: &ConnectionInfo) -> Result<Link, Error> {
-        let addrs = dns::resolve(&info.host, info.port)
-            .await
-            .map_err(|source| Error::Dns {
-                host: info.host.clone(),
-                source,
-            })?;
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    // Commands are small and a reply is awaited after each write: no Nagle.
-                    let _ = stream.set_nodelay(true);
-                    let mut link = Link {
-                        stream,
-                        decoder: Decoder::new(),
-                        buf: Vec::new(),
-                        start: 0,
-                    };
-                    link.handshake(info).await?;
-                    return Ok(link);
-                }
-                Err(source) => last = Some((addr, source)),
-            }
-        }
-        let (addr, source) = last.map_or_else(
-            || (info.host.clone(), io::ErrorKind::NotFound.into()),
-            |(addr, source)| (addr.to_string(), source),
-        );
-        Err(Error::Connect { addr, source })
+            })??;
+        Ok(link)
     }
 
     /// `AUTH [user] password` and `SELECT db`, pipelined, when the URL asks for them.
@@ -102,14 +90,10 @@ impl Link {
         self.decoder = Decoder::with_limits(limits);
     }
 
-    /// Whether the link can carry a command: nothing unread, and the server has not closed it.
-    pub(super) fn is_idle_and_open(&self) -> bool {
-        let mut probe = [0u8; 1];
-        // WouldBlock is the healthy answer: silence. Ok(0) is the server's close, Ok(n) bytes
-        // nobody asked for.
-        self.start == self.buf.len()
-            && !self.decoder.is_mid_reply()
-            && matches!(self.stream.try_peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    /// Whether the link can carry a command: no reply half-read, nothing unread, and the server
+    /// has not closed it (the connection layer's idle probe).
+    pub(super) fn is_idle_and_open(&mut self) -> bool {
+        !self.decoder.is_mid_reply() && self.transport.is_idle_and_open()
     }
 
     /// Writes `request` (one or more commands) and reads `count` replies; `name` is the command
@@ -120,20 +104,13 @@ impl Link {
         count: usize,
         name: &str,
     ) -> Result<Vec<Value>, Error> {
-        let mut written = 0;
-        while written < request.len() {
-            match self.stream.write(&request[written..]).await {
-                Ok(n) if n > 0 => written += n,
-                result => {
-                    return Err(Error::Io {
-                        command: name.to_owned(),
-                        may_have_run: written > 0,
-                        source: result
-                            .err()
-                            .unwrap_or_else(|| io::ErrorKind::WriteZero.into()),
-                    })
-                }
-            }
+        // The caller's deadline bounds the whole exchange; no bound per write here.
+        if let Err(e) = self.transport.write_all(request, Patience::UNBOUNDED).await {
+            let source = match e.cause {
+                WriteFailure::Io(source) => source,
+                WriteFailure::TimedOut(_) => io::ErrorKind::TimedOut.into(),
+            };
+            return Err(io_error(name, e.written > 0, source));
         }
         let mut replies = Vec::with_capacity(count);
         while replies.len() < count {
@@ -145,19 +122,13 @@ impl Link {
     /// The next reply: decode what is buffered, read more until one is complete.
     async fn read_reply(&mut self, name: &str) -> Result<Value, Error> {
         loop {
-            let (used, reply) = self.decoder.decode(&self.buf[self.start..])?;
-            self.start += used;
+            let buf = self.transport.buf();
+            let (used, reply) = self.decoder.decode(buf.as_slice())?;
+            buf.consume(used);
             if let Some(reply) = reply {
                 return Ok(reply);
             }
-            // Keep only the unconsumed tail (a partial element), then read after it.
-            self.buf.drain(..self.start);
-            self.start = 0;
-            let filled = self.buf.len();
-            self.buf.resize(filled + READ_CHUNK.max(filled / 2), 0);
-            let read = self.stream.read(&mut self.buf[filled..]).await;
-            self.buf.truncate(filled + *read.as_ref().unwrap_or(&0));
-            match read {
+            match self.transport.fill().await {
                 Ok(0) => {
                     return Err(Error::Closed {
                         command: name.to_owned(),
@@ -165,14 +136,63 @@ impl Link {
                     })
                 }
                 Ok(_) => {}
-                Err(source) => {
-                    return Err(Error::Io {
-                        command: name.to_owned(),
-                        may_have_run: true,
-                        source,
-                    })
-                }
+                Err(source) => return Err(io_error(name, true, source)),
             }
         }
+    }
+}
+
+/// A socket error during `command`; a TLS failure inside it keeps its type.
+fn io_error(command: &str, may_have_run: bool, source: io::Error) -> Error {
+    match TlsError::take(source) {
+        // A cut without close_notify mid-reply is a close like any other here: the reply is
+        // incomplete either way, and RESP frames every reply, so nothing is mistaken for whole.
+        Ok(TlsError::Truncated) => Error::Closed {
+            command: command.to_owned(),
+            may_have_run,
+        },
+        Ok(tls) => Error::Tls {
+            context: format!("during {command}"),
+            source: tls,
+        },
+        Err(source) => Error::Io {
+            command: command.to_owned(),
+            may_have_run,
+            source,
+        },
+    }
+}
+
+/// The TLS settings a `rediss://` URL asks for.
+fn tls_config(options: &TlsOptions) -> Result<TlsConfig, Error> {
+    let mut builder = TlsConfig::builder().danger_accept_invalid_certs(!options.verify);
+    if let Some(path) = &options.ca_file {
+        let ca = Certificate::from_pem_file(path).map_err(|source| Error::Tls {
+            context: "reading ssl_ca_certs".into(),
+            source,
+        })?;
+        builder = builder.system_roots(false).add_root_certificate(&ca);
+    }
+    builder.build().map_err(|source| Error::Tls {
+        context: "making the TLS settings".into(),
+        source,
+    })
+}
+
+fn connect_error(e: ConnectError, info: &ConnectionInfo) -> Error {
+    match e {
+        ConnectError::Dns { host, source } => Error::Dns { host, source },
+        ConnectError::Connect { addr, source } => Error::Connect { addr, source },
+        ConnectError::TimedOut { phase } => Error::Timeout {
+            what: match phase {
+                ConnectPhase::TlsHandshake => format!("TLS handshake with {info}"),
+                _ => format!("connection to {info}"),
+            },
+            after: CONNECT_TIMEOUT,
+        },
+        ConnectError::Tls { host, error } => Error::Tls {
+            context: format!("handshake with {host}:{}", info.port),
+            source: error,
+        },
     }
 }

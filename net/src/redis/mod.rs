@@ -1,4 +1,4 @@
-//! A Redis client on simul's TCP: RESP2, pipelining, transactions, blocking commands with a
+//! A Redis client on simul's TCP (and TLS, for `rediss://`): RESP2, pipelining, transactions, blocking commands with a
 //! client-side deadline, and reconnecting after the server went away.
 //!
 //! **RESP** (REdis Serialization Protocol, version 2) is how clients and Redis talk. A command is
@@ -13,10 +13,10 @@
 //! | `resp.rs` | [`Value`]: one reply; errors are values, not Rust errors |
 //! | `encode.rs` | [`Cmd`] and [`cmd`]: commands as arrays of bulk strings; [`write_value`] |
 //! | `decode.rs` | [`Decoder`]: incremental, sans-IO, bounded reply decoding |
-//! | `url.rs` | [`ConnectionInfo`]: `redis://[[user]:password@]host[:port][/db]` |
+//! | `url.rs` | [`ConnectionInfo`]: `redis[s]://[[user]:password@]host[:port][/db]`, TLS trust |
 //! | `error.rs` | [`Error`] and [`ProtocolError`], with messages that say what to do |
 //! | `conn.rs` | [`Connection`]: query, pipeline, transaction, blocking, reconnect |
-//! | `link.rs` | the socket under a connection: connect, `AUTH`/`SELECT`, write, read replies |
+//! | `link.rs` | the connection under a `Connection` (the shared `connect/` layer, TLS for `rediss://`): `AUTH`/`SELECT`, write, read replies |
 //! | `commands.rs` | typed helpers (`get`, `hgetall`, `blmove`, ...) |
 //! | `pubsub.rs` | [`Subscriber`]: `SUBSCRIBE` on a connection of its own, pushed messages |
 //!
@@ -61,4 +61,4 @@ pub use encode::{cmd, write_value, Arg, Cmd};
 pub use error::{Error, ProtocolError};
 pub use pubsub::{Message, Subscriber};
 pub use resp::Value;
-pub use url::ConnectionInfo;
+pub use url::{ConnectionInfo, TlsOptions};

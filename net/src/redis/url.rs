@@ -1,15 +1,20 @@
-//! `redis://[[user]:password@]host[:port][/db]`: where to connect and what to send first.
+//! `redis://[[user]:password@]host[:port][/db]`, and `rediss://` for TLS: where to connect and
+//! what to send first.
 //!
-//! The URL carries the whole setup of a connection: the address, the `AUTH` credentials and the
-//! `SELECT`ed database. A connection keeps its [`ConnectionInfo`] so that reconnecting after the
+//! The URL carries the whole setup of a connection: the address, TLS and whom to trust, the
+//! `AUTH` credentials and the `SELECT`ed database. For `rediss://` the trust rules are the HTTP
+//! client's: the system's roots (honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`), or, with
+//! redis-py's query parameters, `?ssl_ca_certs=/path/ca.pem` (that CA only) and
+//! `?ssl_cert_reqs=none` (no check, for tests). A connection keeps its [`ConnectionInfo`] so that reconnecting after the
 //! server went away replays the same `AUTH` and `SELECT`. The password never appears in
 //! `Display` or in error messages.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use super::error::Error;
 
-/// A parsed `redis://` URL.
+/// A parsed `redis://` or `rediss://` URL.
 ///
 /// ```
 /// use simul_net::redis::ConnectionInfo;
@@ -20,6 +25,11 @@ use super::error::Error;
 ///
 /// let acl = ConnectionInfo::parse("redis://worker:pw@localhost").unwrap();
 /// assert_eq!((acl.username.as_deref(), acl.port, acl.db), (Some("worker"), 6379, 0));
+///
+/// let tls = ConnectionInfo::parse("rediss://cache.example:6380?ssl_ca_certs=/etc/ca.pem").unwrap();
+/// let options = tls.tls.as_ref().unwrap();
+/// assert_eq!(options.ca_file.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+/// assert!(options.verify);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
@@ -33,21 +43,42 @@ pub struct ConnectionInfo {
     pub password: Option<String>,
     /// Database for `SELECT`; 0 (the default database) sends no `SELECT`.
     pub db: u32,
+    /// TLS (`rediss://`), and whom it trusts; `None` is plain TCP.
+    pub tls: Option<TlsOptions>,
+}
+
+/// Whom a `rediss://` connection trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Trust only this CA file (PEM; redis-py's `ssl_ca_certs`); `None` trusts the system's
+    /// roots.
+    pub ca_file: Option<PathBuf>,
+    /// Check the server's certificate (`false` is redis-py's `ssl_cert_reqs=none`: encrypted,
+    /// but to whoever answers).
+    pub verify: bool,
 }
 
 impl ConnectionInfo {
-    /// Parses a `redis://` URL. User name and password may be percent-encoded (`%40` for `@`).
+    /// Parses a `redis://` or `rediss://` URL. User name and password may be percent-encoded
+    /// (`%40` for `@`).
     pub fn parse(url: &str) -> Result<ConnectionInfo, Error> {
         let refuse = |reason: &str| Error::InvalidUrl {
             url: redact(url),
             reason: reason.to_owned(),
         };
         let parsed = ::url::Url::parse(url).map_err(|e| refuse(&e.to_string()))?;
-        match parsed.scheme() {
-            "redis" => {}
-            "rediss" => return Err(refuse("TLS (rediss://) is not supported")),
-            other => return Err(refuse(&format!("scheme {other:?} is not redis://"))),
-        }
+        let tls = match parsed.scheme() {
+            "redis" => None,
+            "rediss" => Some(TlsOptions {
+                ca_file: None,
+                verify: true,
+            }),
+            other => {
+                return Err(refuse(&format!(
+                    "scheme {other:?} is neither redis:// nor rediss://"
+                )))
+            }
+        };
         let host = match parsed.host() {
             Some(::url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
             Some(::url::Host::Ipv4(ip)) => ip.to_string(),
@@ -75,8 +106,27 @@ impl ConnectionInfo {
                 .parse()
                 .map_err(|_| refuse(&format!("database {number:?} is not a number")))?,
         };
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(refuse("query parameters and fragments are not supported"));
+        if parsed.fragment().is_some() {
+            return Err(refuse("fragments are not supported"));
+        }
+        let mut tls = tls;
+        for (key, value) in parsed.query_pairs() {
+            let Some(options) = tls.as_mut() else {
+                return Err(refuse("query parameters are only for rediss:// (TLS)"));
+            };
+            match (key.as_ref(), value.as_ref()) {
+                ("ssl_ca_certs", path) if !path.is_empty() => {
+                    options.ca_file = Some(PathBuf::from(path))
+                }
+                ("ssl_cert_reqs", "none") => options.verify = false,
+                ("ssl_cert_reqs", "required" | "optional") => options.verify = true,
+                (key, _) => {
+                    return Err(refuse(&format!(
+                        "query parameter {key:?} is not supported (ssl_ca_certs=FILE and \
+                         ssl_cert_reqs=none|required are)"
+                    )))
+                }
+            }
         }
         Ok(ConnectionInfo {
             host,
@@ -84,6 +134,7 @@ impl ConnectionInfo {
             username,
             password,
             db,
+            tls,
         })
     }
 }
@@ -91,7 +142,10 @@ impl ConnectionInfo {
 /// The URL again, with the password as `***`.
 impl fmt::Display for ConnectionInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("redis://")?;
+        f.write_str(match self.tls {
+            Some(_) => "rediss://",
+            None => "redis://",
+        })?;
         if self.password.is_some() {
             write!(f, "{}:***@", self.username.as_deref().unwrap_or(""))?;
         }
@@ -100,7 +154,19 @@ impl fmt::Display for ConnectionInfo {
         } else {
             f.write_str(&self.host)?;
         }
-        write!(f, ":{}/{}", self.port, self.db)
+        write!(f, ":{}/{}", self.port, self.db)?;
+        let Some(tls) = &self.tls else {
+            return Ok(());
+        };
+        let mut separator = '?';
+        if let Some(ca) = &tls.ca_file {
+            write!(f, "{separator}ssl_ca_certs={}", ca.display())?;
+            separator = '&';
+        }
+        if !tls.verify {
+            write!(f, "{separator}ssl_cert_reqs=none")?;
+        }
+        Ok(())
     }
 }
 
@@ -167,12 +233,12 @@ mod tests {
     #[test]
     fn refusals_name_the_problem_and_hide_the_password() {
         for (url, reason) in [
-            ("http://localhost", "is not redis://"),
-            ("rediss://localhost", "TLS"),
+            ("http://localhost", "neither redis:// nor rediss://"),
+            ("rediss://localhost?db=2", "not supported"),
             ("redis://localhost/x", "not a number"),
             ("redis://localhost/1/2", "not a number"),
             ("redis://user@localhost", "without a password"),
-            ("redis://localhost?db=2", "query"),
+            ("redis://localhost?db=2", "only for rediss://"),
             ("redis://:hunter2@", "hunter2"),
         ] {
             let message = ConnectionInfo::parse(url).unwrap_err().to_string();
@@ -187,5 +253,28 @@ mod tests {
             "redis://u:***@h:1/0".to_owned()
         );
         assert_eq!(redact("redis://h:1/0"), "redis://h:1/0");
+    }
+
+    #[test]
+    fn rediss_takes_redis_py_trust_parameters_and_shows_them() {
+        let info = ConnectionInfo::parse("rediss://:pw@127.0.0.1:6380/2").unwrap();
+        assert_eq!(
+            info.tls,
+            Some(TlsOptions {
+                ca_file: None,
+                verify: true
+            })
+        );
+        assert_eq!(info.to_string(), "rediss://:***@127.0.0.1:6380/2");
+        let url = "rediss://h:1/0?ssl_ca_certs=/tmp/ca.pem&ssl_cert_reqs=none";
+        let info = ConnectionInfo::parse(url).unwrap();
+        let tls = info.tls.as_ref().unwrap();
+        assert_eq!(
+            tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/tmp/ca.pem"))
+        );
+        assert!(!tls.verify);
+        assert_eq!(info.to_string(), url);
+        assert_eq!(ConnectionInfo::parse("redis://h").unwrap().tls, None);
     }
 }

@@ -14,6 +14,8 @@
 //! log (`$connection $connection_requests $request_method $uri $status`) is
 //! for requests that get no response at all (`return 444`).
 
+#![allow(dead_code)] // not every test uses every helper
+
 use std::fs;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -51,6 +53,7 @@ http {
     sendfile on;
     server {
         listen 127.0.0.1:{port};
+        {tls}
         root html;
         add_header X-Conn $connection always;
         add_header X-Req $connection_requests always;
@@ -89,6 +92,17 @@ http {
         location = /slow { sendfile_max_chunk 4k; limit_rate 32k; alias html/big.txt; }
         # Closes the connection without a byte of response.
         location = /reset { return 444; }
+        # To the TLS port (only meaningful when the fixture has one).
+        location = /to-https { return 301 https://127.0.0.1:{tls_port}/method; }
+        location = /to-http { return 302 http://127.0.0.1:{port}/method; }
+        location = /json { default_type application/json; gzip on; gzip_min_length 1; gzip_types application/json; alias html/listing.json; }
+        # A reddit listing naming the subreddit and the client's User-Agent, gzipped.
+        location ~ ^/r/(\w+)/top\.json$ {
+            default_type application/json; gzip on; gzip_min_length 1; gzip_types application/json;
+            return 200 '{"data":{"children":[{"data":{"score":1,"title":"$1 for $http_user_agent","url":"https://127.0.0.1/"}}]}}';
+        }
+        # What the client sent, for tests of its headers.
+        location = /headers { return 200 "ua=$http_user_agent ae=$http_accept_encoding auth=$http_authorization"; }
     }
 }
 "#;
@@ -98,7 +112,21 @@ pub struct Nginx {
     child: Child,
     dir: PathBuf,
     port: u16,
+    /// The `ssl` port, when started with [`Nginx::with_tls`].
+    tls_port: Option<u16>,
 }
+
+/// A certificate and key (PEM) for nginx's TLS port, and any server-level TLS directives
+/// (`ssl_protocols TLSv1.2;`).
+pub struct TlsFiles {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub directives: String,
+}
+
+/// The JSON document `/json` serves (gzip-compressed when the client accepts it).
+pub const LISTING_JSON: &str =
+    r#"{"data":{"children":[{"data":{"score":1,"title":"gzip","url":"http://a.test/"}}]}}"#;
 
 impl Nginx {
     /// nginx with the standard locations.
@@ -108,9 +136,18 @@ impl Nginx {
 
     /// nginx with `extra` directives at server level.
     pub fn with(extra: &str) -> Nginx {
+        Nginx::start_with(extra, None)
+    }
+
+    /// nginx with a second, `ssl` port serving the same locations with `tls`'s certificate.
+    pub fn with_tls(extra: &str, tls: &TlsFiles) -> Nginx {
+        Nginx::start_with(extra, Some(tls))
+    }
+
+    fn start_with(extra: &str, tls: Option<&TlsFiles>) -> Nginx {
         let mut last_log = String::new();
         for _ in 0..3 {
-            match Nginx::try_start(extra) {
+            match Nginx::try_start(extra, tls) {
                 Ok(nginx) => return nginx,
                 // Someone took the port between our probe and nginx's bind.
                 Err(log) if log.contains("Address already in use") => last_log = log,
@@ -120,15 +157,31 @@ impl Nginx {
         panic!("nginx found no free port in 3 tries:\n{last_log}");
     }
 
-    fn try_start(extra: &str) -> Result<Nginx, String> {
+    fn try_start(extra: &str, tls: Option<&TlsFiles>) -> Result<Nginx, String> {
         let port = free_port();
+        let tls_port = tls.map(|_| free_port());
         let dir = fresh_dir();
         for sub in ["logs", "html", "tmp"] {
             fs::create_dir_all(dir.join(sub)).expect("create nginx prefix dirs");
         }
         fs::write(dir.join("html/big.txt"), big_file()).expect("write big.txt");
         fs::write(dir.join("html/small.txt"), vec![b's'; SMALL_LEN]).expect("write small.txt");
+        fs::write(dir.join("html/listing.json"), LISTING_JSON).expect("write listing.json");
+        let tls_block = match (tls, tls_port) {
+            (Some(files), Some(tls_port)) => {
+                fs::write(dir.join("cert.pem"), &files.cert_pem).expect("write cert.pem");
+                fs::write(dir.join("key.pem"), &files.key_pem).expect("write key.pem");
+                format!(
+                    "listen 127.0.0.1:{tls_port} ssl;\n        ssl_certificate cert.pem;\n        \
+                     ssl_certificate_key key.pem;\n        {}",
+                    files.directives
+                )
+            }
+            _ => String::new(),
+        };
         let config = CONFIG
+            .replace("{tls}", &tls_block)
+            .replace("{tls_port}", &tls_port.unwrap_or(0).to_string())
             .replace("{port}", &port.to_string())
             .replace("{extra}", extra);
         fs::write(dir.join("nginx.conf"), config).expect("write nginx.conf");
@@ -148,11 +201,17 @@ impl Nginx {
             .stderr(output)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {NGINX_BIN} (apt-get install nginx): {e}"));
-        let mut nginx = Nginx { child, dir, port };
+        let mut nginx = Nginx {
+            child,
+            dir,
+            port,
+            tls_port,
+        };
         // Waiting for another process to listen: poll, bounded.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let listening = |p: u16| TcpStream::connect(("127.0.0.1", p)).is_ok();
+            if listening(port) && tls_port.is_none_or(listening) {
                 return Ok(nginx);
             }
             let exited = nginx.child.try_wait().expect("wait on nginx").is_some();
@@ -166,6 +225,22 @@ impl Nginx {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `https://127.0.0.1:TLS_PORT` + `path`.
+    pub fn tls_url(&self, path: &str) -> String {
+        let port = self.tls_port.expect("started with_tls");
+        format!("https://127.0.0.1:{port}{path}")
+    }
+
+    /// The TLS port.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("started with_tls")
+    }
+
+    /// nginx's directory (`cert.pem` is there for a TLS fixture), removed on drop.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The access log's lines, each `connection requests method uri status`.

@@ -44,6 +44,16 @@ pub struct RedisServer {
     extra: Vec<String>,
     /// Lifelines of earlier runs of this server ([`RedisServer::restart`]), closed on drop.
     earlier: Vec<ChildStdin>,
+    /// The TLS port and the directory of its PEM files, for [`RedisServer::start_tls`].
+    tls: Option<(u16, PathBuf)>,
+}
+
+/// PEM files for a TLS server: its certificate, its key, and the CA redis-server wants even when
+/// it does not check clients.
+pub struct TlsPem<'a> {
+    pub cert: &'a str,
+    pub key: &'a str,
+    pub ca: &'a str,
 }
 
 impl RedisServer {
@@ -72,7 +82,42 @@ impl RedisServer {
             dir,
             extra,
             earlier: Vec::new(),
+            tls: None,
         })
+    }
+
+    /// A server of one's own that also listens with TLS (`--tls-port`), serving `pem`'s
+    /// certificate; clients are not asked for one. The PEM files (`ca.pem` among them) are in
+    /// [`tls_dir`](Self::tls_dir).
+    pub fn start_tls(extra: &[&str], pem: &TlsPem) -> RedisServer {
+        let files = fresh_dir();
+        for (name, text) in [
+            ("cert.pem", pem.cert),
+            ("key.pem", pem.key),
+            ("ca.pem", pem.ca),
+        ] {
+            fs::write(files.join(name), text).expect("write a TLS file");
+        }
+        let tls_port = free_port();
+        let path = |name: &str| files.join(name).display().to_string();
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.extend([
+            "--tls-port".into(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            path("cert.pem"),
+            "--tls-key-file".into(),
+            path("key.pem"),
+            "--tls-ca-cert-file".into(),
+            path("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = RedisServer::start(&args);
+        // redis-server binds both ports before it answers the first PING.
+        server.tls = Some((tls_port, files));
+        server
     }
 
     /// Takes the server away for `down` (a graceful `SHUTDOWN`, which writes its data if
@@ -105,6 +150,21 @@ impl RedisServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT/db` + `query` (`?ssl_ca_certs=...`).
+    pub fn tls_url(&self, db: u32, query: &str) -> String {
+        format!("rediss://127.0.0.1:{}/{db}{query}", self.tls_port())
+    }
+
+    /// The TLS port.
+    pub fn tls_port(&self) -> u16 {
+        self.tls.as_ref().expect("started with start_tls").0
+    }
+
+    /// The directory of the TLS files (`ca.pem`, `cert.pem`, `key.pem`), removed on drop.
+    pub fn tls_dir(&self) -> &std::path::Path {
+        &self.tls.as_ref().expect("started with start_tls").1
     }
 
     /// redis-server's log, for failure messages.
@@ -179,6 +239,9 @@ impl Drop for RedisServer {
         let _ = self.wrapper.wait();
         self.earlier.clear();
         let _ = fs::remove_dir_all(&self.dir);
+        if let Some((_, files)) = &self.tls {
+            let _ = fs::remove_dir_all(files);
+        }
     }
 }
 

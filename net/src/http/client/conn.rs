@@ -1,27 +1,58 @@
-//! One client connection: a socket, its read buffer, and the deadlines that
-//! bound every wait on it.
+//! One client connection: a transport (plain or TLS, from the shared connection layer), which
+//! pool it belongs to, the deadlines that bound every wait on it, and the one place that decides
+//! whether it may carry another request.
 
-use std::future::Future;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use simul_runtime::time::{self, timeout};
+use simul_runtime::time;
+use url::Url;
 
+use crate::connect::{
+    self, ConnectError, ConnectPhase, Elapsed, Endpoint, Patience, Transport, WriteFailure,
+};
 use crate::http::{Error, ReadBuf, TimeoutPhase};
-use crate::{dns, TcpStream};
+use crate::tls::{TlsConfig, TlsError};
 
-/// Which pool a connection belongs to: one per (host, port).
+/// `http` or `https`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// The scheme of `url`, if this client speaks it.
+    pub(super) fn of(url: &Url) -> Result<Scheme, Error> {
+        match url.scheme() {
+            "http" => Ok(Scheme::Http),
+            "https" => Ok(Scheme::Https),
+            other => Err(Error::UnsupportedScheme {
+                scheme: other.to_owned(),
+            }),
+        }
+    }
+
+    pub(super) fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// Which pool a connection belongs to: one per (scheme, host, port), so an `https://` request
+/// never lands on a plain connection to the same port, nor the other way round.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct PoolKey {
+    pub(super) scheme: Scheme,
     pub(super) host: String,
     pub(super) port: u16,
 }
 
 /// A connection to a server, with the bytes read from it but not yet decoded.
 pub(super) struct Connection {
-    pub(super) stream: TcpStream,
-    pub(super) buf: ReadBuf,
+    pub(super) transport: Transport,
     pub(super) key: PoolKey,
     /// Numbered in creation order, so `-v` output can say which one is reused.
     pub(super) id: u64,
@@ -29,19 +60,30 @@ pub(super) struct Connection {
     /// not `Instant::now()`): idle age is a deadline like any other, so it
     /// must follow the virtual clock too.
     pub(super) idle_since: Instant,
+    /// Whether the request side allows reuse: the whole request was written, and it did not say
+    /// `Connection: close`. Set by the exchange.
+    pub(super) request_allows_reuse: bool,
+    /// The stream ended without TLS's `close_notify` (a TLS connection only).
+    pub(super) truncated: bool,
     verbose: bool,
 }
 
 impl Connection {
-    pub(super) fn new(stream: TcpStream, key: PoolKey, id: u64, verbose: bool) -> Connection {
+    pub(super) fn new(transport: Transport, key: PoolKey, id: u64, verbose: bool) -> Connection {
         Connection {
-            stream,
-            buf: ReadBuf::new(),
+            transport,
             key,
             id,
             idle_since: time::now(),
+            request_allows_reuse: false,
+            truncated: false,
             verbose,
         }
+    }
+
+    /// The bytes received and not yet decoded.
+    pub(super) fn buf(&mut self) -> &mut ReadBuf {
+        self.transport.buf()
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` means the server closed.
@@ -49,12 +91,49 @@ impl Connection {
     /// An expired total deadline never starts another read: a server that
     /// always has data ready would otherwise let every read succeed at once,
     /// and the deadline would be noticed only when one had to wait.
+    ///
+    /// A TLS close without `close_notify` is an end like any other *here*, and is remembered in
+    /// `truncated`: the decoder turns an end inside a head or a framed body into its own precise
+    /// error, and only a body delimited by the close must refuse it (`Response::chunk`).
     pub(super) async fn read_more(&mut self, deadlines: &Deadlines) -> Result<usize, Error> {
         deadlines.check_total()?;
-        let spare = self.buf.spare(16 * 1024);
-        let n = deadlines.bound(self.stream.read(spare)).await?;
-        self.buf.commit(n);
-        Ok(n)
+        match deadlines.patience().bound(self.transport.fill()).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => match TlsError::take(e) {
+                Ok(TlsError::Truncated) => {
+                    self.truncated = true;
+                    Ok(0)
+                }
+                Ok(tls) => Err(Error::Tls(tls)),
+                Err(io) => Err(Error::Io(io)),
+            },
+            Err(elapsed) => Err(deadlines.timeout(elapsed)),
+        }
+    }
+
+    /// Writes the whole request. Each write gets its own read-idle window, so a large upload to
+    /// a slow but moving server is not taken for a stall.
+    pub(super) async fn write_request(
+        &mut self,
+        message: &[u8],
+        deadlines: &Deadlines,
+    ) -> Result<(), Error> {
+        let patience = deadlines.patience();
+        self.transport
+            .write_all(message, patience)
+            .await
+            .map_err(|e| match e.cause {
+                WriteFailure::Io(io) => Error::from(io),
+                WriteFailure::TimedOut(elapsed) => deadlines.timeout(elapsed),
+            })
+    }
+
+    /// The one place reuse is decided, at the end of a body: the response allowed it (the
+    /// decoder's `End { reusable }`: keep-alive, no bytes after the body, the server has not
+    /// closed) and so did the request (written whole, no `Connection: close`).
+    // BOOK: reuse
+    pub(super) fn may_be_reused(&self, response_allows: bool) -> bool {
+        response_allows && self.request_allows_reuse && !self.truncated
     }
 
     /// How long the connection has been idle, on the runtime's clock.
@@ -62,17 +141,11 @@ impl Connection {
         time::now().saturating_duration_since(self.idle_since)
     }
 
-    /// Whether an idle connection can carry another request: younger than
-    /// `max_idle`, and the server has neither closed it nor sent anything.
+    /// Whether an idle connection can carry another request: younger than `max_idle`, and the
+    /// server has neither closed it nor sent anything (the connection layer's idle probe).
     // BOOK: pool-checkout
-    pub(super) fn is_reusable(&self, max_idle: Duration) -> bool {
-        if self.idle_age() >= max_idle {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        // WouldBlock is the healthy answer: silence. Ok(0) is an EOF (the
-        // server timed the connection out), Ok(n) unsolicited bytes.
-        matches!(self.stream.try_peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    pub(super) fn is_reusable(&mut self, max_idle: Duration) -> bool {
+        self.idle_age() < max_idle && self.transport.is_idle_and_open()
     }
 }
 
@@ -103,79 +176,75 @@ impl Deadlines {
         }
     }
 
-    /// Awaits one socket operation within the deadlines.
-    pub(super) async fn bound<T>(
-        &self,
-        io: impl Future<Output = io::Result<T>>,
-    ) -> Result<T, Error> {
-        self.bound_phase(TimeoutPhase::ReadIdle, self.read_idle, io)
-            .await?
-            .map_err(Error::Io)
+    /// The connection layer's form: `read_idle` for each operation, `total` for all.
+    pub(super) fn patience(&self) -> Patience {
+        Patience {
+            each: self.read_idle,
+            until: self.total,
+        }
     }
 
-    /// Awaits `work` for at most `limit` (reported as `phase`), and never
-    /// past the total deadline (reported as `Total`).
-    // BOOK: deadlines
-    pub(super) async fn bound_phase<T>(
-        &self,
-        phase: TimeoutPhase,
-        limit: Option<Duration>,
-        work: impl Future<Output = T>,
-    ) -> Result<T, Error> {
-        let now = time::now();
-        let own = limit.map(|d| (time::add_saturating(now, d), phase));
-        let total = self.total.map(|at| (at, TimeoutPhase::Total));
-        let nearest = match (own, total) {
-            (Some(a), Some(b)) => Some(if b.0 <= a.0 { b } else { a }),
-            (a, b) => a.or(b),
+    /// The error for a wait that ran out: the total deadline, or the read-idle one.
+    pub(super) fn timeout(&self, elapsed: Elapsed) -> Error {
+        let phase = match elapsed.total {
+            true => TimeoutPhase::Total,
+            false => TimeoutPhase::ReadIdle,
         };
-        match nearest {
-            None => Ok(work.await),
-            Some((at, phase)) => timeout(at.saturating_duration_since(now), work)
-                .await
-                .map_err(|_| Error::Timeout { phase }),
-        }
+        Error::Timeout { phase }
     }
 }
 
-/// Resolves `host` (off the loop, unless it is an IP literal) and connects
-/// to the first address that answers.
+/// What opening a connection needs besides the pool key.
+pub(super) struct Opening<'a> {
+    /// The TLS settings, for `https`.
+    pub(super) tls: Option<TlsConfig>,
+    /// Addresses given for the host (`ClientBuilder::resolve`), instead of the resolver's.
+    pub(super) addrs: Option<&'a [SocketAddr]>,
+    /// Bound on resolving, connecting and the TLS handshake together.
+    pub(super) connect_timeout: Option<Duration>,
+}
+
+/// Resolves (off the loop), connects with happy eyeballs and, for `https`, runs the TLS
+/// handshake, within the connect timeout and the total deadline, whichever is nearer.
 // BOOK: client-connect
 pub(super) async fn connect(
-    host: &str,
-    port: u16,
-    connect_timeout: Option<Duration>,
+    key: &PoolKey,
+    opening: Opening<'_>,
     deadlines: &Deadlines,
-) -> Result<(TcpStream, SocketAddr), Error> {
-    // One bound for the whole of it: the lookup and every address tried.
-    let connecting = async {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => dns::resolve(bare, port)
-                .await
-                .map_err(|source| Error::Dns {
-                    host: bare.to_owned(),
-                    source,
-                })?,
-        };
-        let mut last_error = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    // Requests are written whole; Nagle would only delay them.
-                    let _ = stream.set_nodelay(true);
-                    return Ok((stream, addr));
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(Error::Connect {
-            addr: format!("{host}:{port}"),
-            source: last_error.unwrap_or_else(|| io::Error::other("no address to connect to")),
-        })
+) -> Result<Transport, Error> {
+    let own = opening
+        .connect_timeout
+        .map(|d| time::add_saturating(time::now(), d));
+    let total_is_nearer = match (own, deadlines.total) {
+        (Some(own), Some(total)) => total <= own,
+        (None, total) => total.is_some(),
+        (Some(_), None) => false,
     };
-    deadlines
-        .bound_phase(TimeoutPhase::Connect, connect_timeout, connecting)
-        .await?
+    let until = if total_is_nearer {
+        deadlines.total
+    } else {
+        own
+    };
+    let endpoint = Endpoint {
+        host: &key.host,
+        port: key.port,
+        addrs: opening.addrs,
+        tls: opening.tls.as_ref(),
+    };
+    connect::open(&endpoint, until).await.map_err(|e| match e {
+        ConnectError::Dns { host, source } => Error::Dns { host, source },
+        ConnectError::Connect { addr, source } => Error::Connect { addr, source },
+        ConnectError::TimedOut { .. } if total_is_nearer => Error::Timeout {
+            phase: TimeoutPhase::Total,
+        },
+        ConnectError::TimedOut {
+            phase: ConnectPhase::TlsHandshake,
+        } => Error::Timeout {
+            phase: TimeoutPhase::TlsHandshake,
+        },
+        ConnectError::TimedOut { .. } => Error::Timeout {
+            phase: TimeoutPhase::Connect,
+        },
+        ConnectError::Tls { error, .. } => Error::Tls(error),
+    })
 }

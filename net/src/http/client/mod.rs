@@ -6,32 +6,38 @@
 //! | `mod.rs` | `Client`, its options, one request from URL to response head |
 //! | `request.rs` | the request builder |
 //! | `response.rs` | the response and its body |
-//! | `conn.rs` | a connection, connecting, and the deadlines on every wait |
+//! | `conn.rs` | a connection, connecting (through `connect/`), the deadlines on every wait, reuse |
 //! | `pool.rs` | the keep-alive pool |
 //! | `redirect.rs` | where a redirect leads |
 //! | `target.rs` | parsed URLs, cached by string |
+//! | `verbose.rs` | what `-v` prints |
 
 mod conn;
+mod decoding;
 mod pool;
 mod redirect;
 mod request;
 mod response;
 mod target;
+mod verbose;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 pub use request::RequestBuilder;
 pub use response::Response;
 
-use self::conn::{Connection, Deadlines, PoolKey};
+use self::conn::{Connection, Deadlines, Opening, PoolKey, Scheme};
 use self::pool::Pool;
 use self::response::BodyReader;
 use self::target::{Target, Targets};
 use crate::http::{
     encode_request, ClosePhase, Error, Headers, Limits, RequestHead, ResponseDecoder,
 };
+use crate::tls::{Certificate, TlsConfig, TlsError};
 
 /// Options of a [`Client`]; start from [`Client::builder`].
 #[derive(Debug, Clone)]
@@ -47,6 +53,14 @@ pub struct ClientBuilder {
     max_body_bytes: u64,
     user_agent: Option<String>,
     verbose: bool,
+    /// Trust the system's root certificates (`SSL_CERT_FILE`, `SSL_CERT_DIR`).
+    system_roots: bool,
+    extra_roots: Vec<Certificate>,
+    accept_invalid_certs: bool,
+    /// Addresses given per host (lower case), instead of the resolver's.
+    resolve: HashMap<String, Vec<SocketAddr>>,
+    /// Send `Accept-Encoding: gzip, deflate` and decode what comes back.
+    decompress: bool,
 }
 
 impl Default for ClientBuilder {
@@ -65,12 +79,17 @@ impl Default for ClientBuilder {
             max_body_bytes: 64 * 1024 * 1024,
             user_agent: Some(concat!("simul/", env!("CARGO_PKG_VERSION")).to_owned()),
             verbose: false,
+            system_roots: true,
+            extra_roots: Vec::new(),
+            accept_invalid_certs: false,
+            resolve: HashMap::new(),
+            decompress: true,
         }
     }
 }
 
 impl ClientBuilder {
-    /// Idle connections kept per (host, port) (default 8; 0 disables reuse).
+    /// Idle connections kept per (scheme, host, port) (default 8; 0 disables reuse).
     pub fn max_idle_per_host(mut self, n: usize) -> ClientBuilder {
         self.max_idle_per_host = n;
         self
@@ -83,7 +102,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Bound on resolving and connecting (default 10 s; `None`: no bound).
+    /// Bound on resolving, connecting and the TLS handshake together, as curl's
+    /// `--connect-timeout` (default 10 s; `None`: no bound).
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
         self.connect_timeout = timeout;
         self
@@ -134,10 +154,60 @@ impl ClientBuilder {
         self
     }
 
-    /// Reports connects, reuses and closes on stderr, as `curl -v` does.
+    /// Reports connects, TLS, reuses, closes and both heads on stderr, as `curl -v` does.
     pub fn verbose(mut self, on: bool) -> ClientBuilder {
         self.verbose = on;
         self
+    }
+
+    /// Asks for compressed bodies (`Accept-Encoding: gzip, deflate`) and decodes them (default
+    /// on, as aiohttp and reqwest do). A request that sets its own `Accept-Encoding` gets the
+    /// body as sent.
+    pub fn decompress(mut self, on: bool) -> ClientBuilder {
+        self.decompress = on;
+        self
+    }
+
+    /// Trusts `certificate` (a CA, or a bundle) for `https://`, besides the system's roots.
+    pub fn add_root_certificate(mut self, certificate: &Certificate) -> ClientBuilder {
+        self.extra_roots.push(certificate.clone());
+        self
+    }
+
+    /// Whether the system's root certificates are trusted (default `true`; they honour
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR`). `false` plus
+    /// [`add_root_certificate`](Self::add_root_certificate) is curl's `--cacert`.
+    pub fn tls_built_in_root_certs(mut self, on: bool) -> ClientBuilder {
+        self.system_roots = on;
+        self
+    }
+
+    /// Accepts any server certificate, unverified (curl's `-k`). The connection is encrypted,
+    /// but to whoever answered: for tests and debugging only.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> ClientBuilder {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Connects to `addrs` for `host` instead of asking the resolver (curl's `--resolve`); a
+    /// port of 0 means the URL's port. Several addresses are tried with happy eyeballs. The URL,
+    /// the `Host` header and TLS still use `host`.
+    pub fn resolve(mut self, host: &str, addrs: &[SocketAddr]) -> ClientBuilder {
+        self.resolve
+            .insert(host.to_ascii_lowercase(), addrs.to_vec());
+        self
+    }
+
+    /// The fields added to requests that do not set them.
+    fn default_headers(&self) -> Headers {
+        let mut headers = Headers::new();
+        if let Some(agent) = &self.user_agent {
+            headers.append("User-Agent", agent);
+        }
+        if self.decompress {
+            headers.append("Accept-Encoding", "gzip, deflate");
+        }
+        headers
     }
 
     /// The client.
@@ -147,6 +217,8 @@ impl ClientBuilder {
                 pool: Rc::new(Pool::new(self.max_idle_per_host, self.max_idle_age)),
                 targets: Targets::default(),
                 next_connection: Cell::new(0),
+                tls: OnceCell::new(),
+                default_headers: self.default_headers(),
                 config: self,
             }),
         }
@@ -155,8 +227,8 @@ impl ClientBuilder {
 
 /// An HTTP/1.1 client with a keep-alive pool (aiohttp's `ClientSession`).
 ///
-/// Cheap to clone: clones share the pool. Only `http://` URLs are spoken
-/// (`https://` is refused with [`Error::UnsupportedScheme`] until TLS exists).
+/// Cheap to clone: clones share the pool. Speaks `http://` and `https://` (TLS 1.2 and 1.3 on
+/// rustls, the system's roots unless told otherwise, ALPN `http/1.1`).
 ///
 /// ```no_run
 /// # simul_runtime::run(async {
@@ -180,6 +252,12 @@ struct Inner {
     /// Recently parsed URLs.
     targets: Targets,
     next_connection: Cell<u64>,
+    /// The TLS settings, made at the first `https://` connection (loading the system's roots
+    /// costs a few milliseconds that a plain-http client should not pay).
+    tls: OnceCell<Result<TlsConfig, String>>,
+    /// The fields this client adds to every request that does not set them itself
+    /// (`User-Agent`, `Accept-Encoding`), made once.
+    default_headers: Headers,
 }
 
 impl Default for Client {
@@ -299,10 +377,7 @@ impl Client {
         let conn = match pooled {
             Some(conn) => {
                 if self.inner.config.verbose {
-                    eprintln!(
-                        "* Re-using existing connection #{} with host {}",
-                        conn.id, key.host
-                    );
+                    verbose::reused(&key.host, conn.id);
                 }
                 conn
             }
@@ -324,19 +399,39 @@ impl Client {
 
     async fn open(&self, key: &PoolKey, deadlines: &Deadlines) -> Result<Connection, Error> {
         let config = &self.inner.config;
-        let (stream, addr) =
-            conn::connect(&key.host, key.port, config.connect_timeout, deadlines).await?;
+        let opening = Opening {
+            tls: match key.scheme {
+                Scheme::Http => None,
+                Scheme::Https => Some(self.tls_config()?),
+            },
+            addrs: config.resolve.get(&key.host).map(Vec::as_slice),
+            connect_timeout: config.connect_timeout,
+        };
+        let transport = conn::connect(key, opening, deadlines).await?;
         let id = self.inner.next_connection.get();
         self.inner.next_connection.set(id + 1);
         if config.verbose {
-            eprintln!(
-                "* Connected to {} ({}) port {} (#{id})",
-                key.host,
-                addr.ip(),
-                key.port
-            );
+            let ip = transport.peer_addr().ip();
+            verbose::connected(&key.host, ip, key.port, id, transport.tls_info());
         }
-        Ok(Connection::new(stream, key.clone(), id, config.verbose))
+        Ok(Connection::new(transport, key.clone(), id, config.verbose))
+    }
+
+    /// The TLS settings of this client, made on first use.
+    fn tls_config(&self) -> Result<TlsConfig, Error> {
+        let config = &self.inner.config;
+        let made = self.inner.tls.get_or_init(|| {
+            let mut builder = TlsConfig::builder()
+                .system_roots(config.system_roots)
+                .danger_accept_invalid_certs(config.accept_invalid_certs)
+                .alpn(&[b"http/1.1"]);
+            for root in &config.extra_roots {
+                builder = builder.add_root_certificate(root);
+            }
+            builder.build().map_err(|e| e.to_string())
+        });
+        made.clone()
+            .map_err(|reason| Error::Tls(TlsError::Config { reason }))
     }
 
     /// The request as it goes on the wire: head (with `Host` and
@@ -348,25 +443,43 @@ impl Client {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        let config = &self.inner.config;
-        let mut all_headers = headers.clone();
-        if let Some(agent) = &config.user_agent {
-            if !all_headers.contains("user-agent") {
-                all_headers.append("User-Agent", agent);
+        // Most requests set no field of their own: then the defaults are all of them, as made
+        // once, and nothing is copied.
+        let defaults = &self.inner.default_headers;
+        let merged;
+        let all_headers = if headers.is_empty() {
+            defaults
+        } else {
+            // Sized for both, so appending the defaults reallocates nothing.
+            let mut all = Headers::with_capacity(headers.len() + defaults.len(), 256);
+            for (name, value) in headers.iter() {
+                all.append(name, value);
             }
-        }
+            for (name, value) in defaults.iter() {
+                if !headers.contains(name) {
+                    all.append(name, value);
+                }
+            }
+            merged = all;
+            &merged
+        };
         let head = RequestHead {
             method,
             target: &target.path,
             host: target.url.host_str().unwrap_or(""),
             port: target.url.port(),
-            headers: &all_headers,
+            headers: all_headers,
             body_len: body.len() as u64,
         };
         let mut message = Vec::with_capacity(256 + body.len());
         encode_request(&head, &mut message)?;
         message.extend_from_slice(body);
         Ok(message)
+    }
+
+    /// Whether this client asks for, and decodes, compressed bodies for a request with `headers`.
+    fn decodes(&self, headers: &Headers) -> bool {
+        self.inner.config.decompress && !headers.contains("accept-encoding")
     }
 
     /// Writes the encoded request and reads the response head.
@@ -384,7 +497,10 @@ impl Client {
         // A server may answer before it has read the whole request (a 413
         // for a body it will not take) and then close: if the write fails,
         // look for that answer before reporting the write error.
-        let write_error = match write_request(&conn, message, deadlines).await {
+        if config.verbose {
+            verbose::request(message);
+        }
+        let write_error = match conn.write_request(message, deadlines).await {
             Ok(()) => None,
             Err(e @ Error::Io(_)) => Some(e),
             Err(e) => return Err(Attempt::Failed(e)),
@@ -400,7 +516,7 @@ impl Client {
         let mut decoder = ResponseDecoder::new(method, limits);
         let mut received_any = false;
         let head = loop {
-            match decoder.decode_head(&mut conn.buf) {
+            match decoder.decode_head(conn.buf()) {
                 Ok(Some(head)) => break head,
                 Ok(None) => {}
                 Err(Error::ConnectionClosed {
@@ -424,39 +540,26 @@ impl Client {
                 Err(e) => return Err(Attempt::Failed(e)),
             }
         };
+        if config.verbose {
+            verbose::response(&head);
+        }
         // A connection whose request was not fully written cannot carry another.
-        let may_reuse = write_error.is_none() && !headers.contains_token("connection", "close");
+        conn.request_allows_reuse =
+            write_error.is_none() && !headers.contains_token("connection", "close");
         let reader = BodyReader {
             conn,
             decoder,
             deadlines: *deadlines,
             pool: Rc::clone(&self.inner.pool),
-            may_reuse,
         };
         Ok(Response::new(
             head,
             Rc::clone(target),
             reader,
             config.max_body_bytes,
+            self.decodes(headers),
         ))
     }
-}
-
-/// Writes the whole request. Each write gets its own read-idle window, so
-/// a large upload to a slow but moving server is not taken for a stall.
-async fn write_request(
-    conn: &Connection,
-    message: &[u8],
-    deadlines: &Deadlines,
-) -> Result<(), Error> {
-    let mut rest = message;
-    while !rest.is_empty() {
-        match deadlines.bound(conn.stream.write(rest)).await? {
-            0 => return Err(Error::Io(std::io::ErrorKind::WriteZero.into())),
-            n => rest = &rest[n..],
-        }
-    }
-    Ok(())
 }
 
 /// How one attempt failed: before the server said anything (safe to retry

@@ -1,10 +1,8 @@
-//! The keep-alive pool: idle connections per (host, port), ready for reuse.
+//! The keep-alive pool: idle connections per (scheme, host, port), ready for reuse.
 //!
-//! A connection comes back only when its response was read to the end, was
-//! self-delimited, nobody said `close`, and no stray bytes followed (the
-//! response's `BodyEvent::End { reusable, leftover }` says so). At checkout
-//! an idle connection is checked again: a server may have closed it while it
-//! sat here, and sending a request into it would fail.
+//! A connection comes back only when `Connection::may_be_reused` said so at the end of its
+//! body. At checkout an idle connection is checked again (the connection layer's idle probe):
+//! a server may have closed it while it sat here, and sending a request into it would fail.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,7 +33,7 @@ impl Pool {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         // Most recent first: the least likely to have been closed by the server.
-        while let Some(conn) = list.pop() {
+        while let Some(mut conn) = list.pop() {
             if conn.is_reusable(self.max_idle_age) {
                 return Some(conn);
             }

@@ -6,7 +6,9 @@
 //!   a request turned into GET loses its body and the headers describing it;
 //! - 307 and 308 keep the method and the body;
 //! - `Authorization` and `Cookie` are dropped when the origin changes, so
-//!   credentials never leak to another host.
+//!   credentials never leak to another host; and `Authorization` never goes
+//!   from `https://` to `http://`, where anyone on the path could read it;
+//! - between `http://` and `https://` both ways is fine (the origin changes).
 
 use url::Url;
 
@@ -39,7 +41,7 @@ pub(super) fn next_hop(
         url: location.to_owned(),
         reason: format!("redirect Location is not a valid URL: {e}"),
     })?;
-    if url.scheme() != "http" {
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::UnsupportedScheme {
             scheme: url.scheme().to_owned(),
         });
@@ -50,6 +52,7 @@ pub(super) fn next_hop(
         _ => false,
     };
     let same_origin = url.origin() == current.origin();
+    let downgrade = current.scheme() == "https" && url.scheme() == "http";
     let mut kept = Headers::new();
     for (name, value) in headers.iter() {
         let describes_body = ["content-type", "content-encoding", "content-language"]
@@ -58,7 +61,11 @@ pub(super) fn next_hop(
         let credential = ["authorization", "cookie", "proxy-authorization"]
             .iter()
             .any(|h| name.eq_ignore_ascii_case(h));
-        if (to_get && describes_body) || (!same_origin && credential) {
+        let authorization = name.eq_ignore_ascii_case("authorization");
+        if (to_get && describes_body)
+            || (!same_origin && credential)
+            || (downgrade && authorization)
+        {
             continue;
         }
         kept.append(name, value);
@@ -140,9 +147,22 @@ mod tests {
     }
 
     #[test]
-    fn a_redirect_to_another_scheme_is_refused() {
+    fn a_redirect_to_a_scheme_we_do_not_speak_is_refused() {
         let here = Url::parse("http://a.test/").unwrap();
-        let err = next_hop(&here, "GET", &Headers::new(), 301, "https://a.test/").unwrap_err();
+        let err = next_hop(&here, "GET", &Headers::new(), 301, "ftp://a.test/").unwrap_err();
         assert!(matches!(err, Error::UnsupportedScheme { .. }), "{err}");
+    }
+
+    #[test]
+    fn http_and_https_redirect_both_ways_and_authorization_never_goes_down() {
+        let h = headers(&[("Authorization", "Bearer t"), ("X-Keep", "1")]);
+        let plain = Url::parse("http://a.test/").unwrap();
+        let up = next_hop(&plain, "GET", &h, 301, "https://a.test/").unwrap();
+        assert_eq!(up.url.scheme(), "https");
+        let secure = Url::parse("https://a.test/").unwrap();
+        let down = next_hop(&secure, "GET", &h, 302, "http://a.test/").unwrap();
+        assert_eq!(down.url.scheme(), "http");
+        assert!(!down.headers.contains("authorization"));
+        assert!(down.headers.contains("x-keep"));
     }
 }

@@ -6,13 +6,19 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 
 use super::conn::{Connection, Deadlines};
+use super::decoding::BodyDecoding;
 use super::pool::Pool;
 use super::target::Target;
 use crate::http::{BodyEvent, BodyLength, Error, Head, Headers, ResponseDecoder, Version};
+use crate::tls::TlsError;
 
 /// A response whose head has arrived; the body is read on demand, whole
 /// ([`bytes`](Self::bytes), [`text`](Self::text), [`json`](Self::json)) or
 /// streamed ([`chunk`](Self::chunk)).
+///
+/// A body with `Content-Encoding: gzip` or `deflate` is decoded (when the client sent its
+/// `Accept-Encoding`, the default), and the body limit counts decoded bytes; the headers are
+/// kept as the server sent them.
 ///
 /// Once the body has been read to its end the connection goes back to the
 /// pool. Dropping a `Response` before that closes the connection (its
@@ -25,6 +31,8 @@ pub struct Response {
     trailers: Option<Headers>,
     /// The limit for whole-body reads.
     body_limit: u64,
+    /// The content decoding of the body, if it is compressed and we asked for that.
+    decoding: Option<BodyDecoding>,
 }
 
 /// What reading the body needs: the connection, its decoder, its deadlines,
@@ -34,8 +42,6 @@ pub(super) struct BodyReader {
     pub(super) decoder: ResponseDecoder,
     pub(super) deadlines: Deadlines,
     pub(super) pool: Rc<Pool>,
-    /// False when the request said `Connection: close`.
-    pub(super) may_reuse: bool,
 }
 
 impl Response {
@@ -44,17 +50,23 @@ impl Response {
         target: Rc<Target>,
         body: BodyReader,
         body_limit: u64,
+        decompress: bool,
     ) -> Response {
+        let decoding = match decompress {
+            true => BodyDecoding::for_headers(&head.headers),
+            false => None,
+        };
         let mut response = Response {
             head,
             target,
             body: Some(body),
             trailers: None,
             body_limit,
+            decoding,
         };
         // A body-less response frees its connection at once.
         if response.head.framing.body == BodyLength::Empty {
-            response.finish_body();
+            response.finish_empty_body();
         }
         response
     }
@@ -94,34 +106,56 @@ impl Response {
         self.trailers.as_ref()
     }
 
-    /// The next piece of the body, or `None` at its end. No size limit:
-    /// streaming is how large bodies are read.
+    /// The next piece of the body (decoded, if it was compressed), or `None` at its end. No
+    /// size limit: streaming is how large bodies are read.
     // BOOK: response-chunk
     pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
+            if let Some(piece) = self.decoded_piece()? {
+                return Ok(Some(piece));
+            }
             let Some(reader) = &mut self.body else {
-                return Ok(None);
+                return self.decoding.as_mut().map_or(Ok(None), BodyDecoding::end);
             };
-            match reader.decoder.decode_body(&mut reader.conn.buf)? {
-                BodyEvent::Data(bytes) => return Ok(Some(bytes.to_vec())),
+            match reader.decoder.decode_body(reader.conn.buf())? {
+                BodyEvent::Data(bytes) => match &mut self.decoding {
+                    None => return Ok(Some(bytes.to_vec())),
+                    Some(decoding) => decoding.push(bytes.to_vec()),
+                },
                 BodyEvent::NeedMore => {
                     if reader.conn.read_more(&reader.deadlines).await? == 0 {
                         reader.decoder.eof();
                     }
                 }
-                BodyEvent::End { reusable, leftover } => {
-                    let reuse = reusable && leftover == 0 && reader.may_reuse;
+                BodyEvent::End { reusable, .. } => {
+                    // Only the close delimits this body, and only close_notify vouches for the
+                    // close: without it the body may have been cut.
+                    let by_close = self.head.framing.body == BodyLength::UntilClose;
+                    if by_close && reader.conn.truncated {
+                        self.body = None;
+                        return Err(Error::Tls(TlsError::Truncated));
+                    }
+                    let reuse = reader.conn.may_be_reused(reusable);
                     self.finish_body_with(reuse);
-                    return Ok(None);
                 }
             }
+        }
+    }
+
+    /// A decoded piece from compressed bytes already received, if there is one.
+    fn decoded_piece(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        match &mut self.decoding {
+            Some(decoding) => decoding.next_piece(),
+            None => Ok(None),
         }
     }
 
     /// The whole body, up to the client's body limit (default 64 MiB).
     pub async fn bytes(mut self) -> Result<Vec<u8>, Error> {
         let limit = self.body_limit;
+        // Content-Length counts bytes on the wire; a compressed body is checked as it decodes.
         let mut body = match self.head.framing.body {
+            _ if self.decoding.is_some() => Vec::new(),
             BodyLength::Exact(n) if n > limit => return Err(Error::BodyTooLarge { limit }),
             // The declared length is the server's word, not yet its bytes:
             // reserve at most a mebibyte up front, and grow as they come.
@@ -161,13 +195,17 @@ impl Response {
         }
     }
 
-    fn finish_body(&mut self) {
-        let reusable = self.head.framing.keep_alive
-            && self
-                .body
-                .as_ref()
-                .is_some_and(|r| r.may_reuse && r.conn.buf.is_empty());
-        self.finish_body_with(reusable);
+    /// A body-less response (HEAD, 204, 304) is over with its head; the decoder's end says
+    /// whether anything followed it.
+    fn finish_empty_body(&mut self) {
+        let Some(reader) = &mut self.body else {
+            return;
+        };
+        let reuse = match reader.decoder.decode_body(reader.conn.buf()) {
+            Ok(BodyEvent::End { reusable, .. }) => reader.conn.may_be_reused(reusable),
+            _ => false,
+        };
+        self.finish_body_with(reuse);
     }
 
     fn finish_body_with(&mut self, reuse: bool) {

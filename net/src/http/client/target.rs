@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use url::Url;
 
-use super::conn::PoolKey;
+use super::conn::{PoolKey, Scheme};
 use crate::http::Error;
 
 /// A parsed destination.
@@ -31,9 +31,11 @@ impl Target {
                 url: url.to_string(),
                 reason: "no host".to_owned(),
             })?;
+        let scheme = Scheme::of(&url)?;
         let key = PoolKey {
+            scheme,
             host: host.to_ascii_lowercase(),
-            port: url.port_or_known_default().unwrap_or(80),
+            port: url.port().unwrap_or(scheme.default_port()),
         };
         let path = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
@@ -69,7 +71,7 @@ impl Targets {
     }
 }
 
-/// Parses an `http://` URL, refusing what the parser would silently fix.
+/// Parses an `http://` or `https://` URL, refusing what the parser would silently fix.
 pub(super) fn parse_url(raw: &str) -> Result<Url, Error> {
     // The URL parser silently strips tabs, CR and LF (and encodes NUL), so
     // "/a\r\nX: 1" would quietly become another target: refuse instead.
@@ -83,10 +85,6 @@ pub(super) fn parse_url(raw: &str) -> Result<Url, Error> {
         url: raw.to_owned(),
         reason: e.to_string(),
     })?;
-    if url.scheme() != "http" {
-        return Err(Error::UnsupportedScheme {
-            scheme: url.scheme().to_owned(),
-        });
-    }
+    Scheme::of(&url)?;
     Ok(url)
 }

@@ -17,6 +17,7 @@
 //! | `conn.rs` | one connection: heads, bodies, handler, responses, each wait bounded |
 //! | `limits.rs` | connection slots and the body budget, shared by all connections; [`ServerStats`] |
 //! | `stream.rs` | [`Stream`]: what a connection must do (TCP here; TLS plugs in) |
+//! | `tls.rs` | the TLS stream as a [`Stream`], and [`Server::serve_tls`] |
 //! | `message.rs` | [`Request`], [`Response`], and writing a response |
 
 mod builder;
@@ -25,6 +26,7 @@ mod limits;
 mod message;
 mod parse;
 mod stream;
+mod tls;
 
 use std::future::Future;
 use std::io;
