@@ -49,6 +49,11 @@ fn concurrent_sleeps_overlap() {
 /// A small program: tasks sleeping different amounts, spawning each other,
 /// and waking each other through a oneshot. Returns its own event log.
 async fn program() -> Vec<(Duration, &'static str)> {
+    // An idle socket on the reactor, so that the loop's looks at IO are
+    // real `epoll_wait`s (with nothing registered there is nothing to ask).
+    let (idle, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    idle.set_nonblocking(true).unwrap();
+    let _idle = simul_runtime::io::IoSource::new(mio::net::UnixStream::from_std(idle)).unwrap();
     let log = Rc::new(RefCell::new(Vec::new()));
     let start = time::now();
     let note = {
