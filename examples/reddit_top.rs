@@ -52,7 +52,7 @@ const USER_AGENT: &str = concat!(
     " (the asyncio example of the simul course)"
 );
 use simul::time::sleep;
-use simul::{join_all, select, signal, spawn, Either};
+use simul::{join_all, select, signal, task, Either};
 
 /// The part of a reddit listing the program reads.
 #[derive(Debug, Deserialize, Serialize)]
@@ -118,7 +118,9 @@ fn start_fixture_server() -> std::io::Result<(String, Duration)> {
     let base = format!("http://{}", server.local_addr());
     let subs = Rc::new(fixture());
     let total_delay = subs.iter().map(|(_, delay, _)| *delay).sum();
-    drop(spawn(server.serve(move |request| {
+    // Named, as the fetches are, so that a trace (`SIMUL_TRACE`) says who is who.
+    let serve = task::Builder::new().name("fixture server");
+    drop(serve.spawn(server.serve(move |request| {
         let subs = Rc::clone(&subs);
         async move {
             let found = request
@@ -287,7 +289,8 @@ fn main() -> ExitCode {
         let started = Instant::now();
         let fetches = options.subreddits.iter().map(|sub| {
             let (client, base, sub) = (client.clone(), base.clone(), sub.clone());
-            spawn(async move {
+            let named = task::Builder::new().name(format!("r/{sub}"));
+            named.spawn(async move {
                 let result = get_reddit_top(&client, &base, &sub).await;
                 if let Err(e) = &result {
                     match e {
