@@ -39,6 +39,7 @@ const USAGE: &str = "usage:
       http R C URL | c10k N URL | memory N | fairness N K S
   workload rq-trivial simul|rq-simple|rq-fork N C
   workload rq-io simul|rq-simple|rq-fork N C URL
+  workload rq-count simul|rq-simple|rq-fork N
   workload rq-all [--rounds N] [--quick] [--out FILE]
   workload all [--rounds N] [--quick] [--runtimes a,b,..] [--workloads x,y,..] [--out FILE]
   workload tiny
@@ -51,6 +52,7 @@ fn main() {
         Some("tiny") => driver::tiny(),
         Some("with-nginx") => driver::with_nginx(&args[1..]),
         Some("rq-all") => rq_driver::all(&args[1..]),
+        Some("rq-count") => rq_driver::count_line(&args[1..]),
         Some(name @ ("rq-trivial" | "rq-io")) => rq::workload(name, &args[1..]),
         // Our worker, as the rq workloads start it (not for the command line).
         Some("rq-worker") => rq::our_worker(&args[1..]),

@@ -152,6 +152,25 @@ pub fn all(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `rq-count WORKER N`: [`count`] for one worker, the round trips by command first, then one
+/// result line.
+pub fn count_line(args: &[String]) -> Result<(), String> {
+    let worker = args.first().ok_or("missing WORKER")?;
+    let n: usize = args
+        .get(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or("N: a number of jobs")?;
+    let per_job = count(worker, n)?;
+    for (name, k) in &per_job.trips {
+        println!("{name} {k:.2}");
+    }
+    println!(
+        "rq-count {worker} 0 jobs={n} round_trips_per_job={:.2} commands_per_job={:.1} cpu_s=0",
+        per_job.round_trips, per_job.commands
+    );
+    Ok(())
+}
+
 /// Round trips and commands per trivial job: a counted run with `n` jobs minus one with none.
 pub fn count(worker: &str, n: usize) -> Result<PerJob, String> {
     let counted = |jobs| {
