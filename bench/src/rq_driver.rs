@@ -222,8 +222,10 @@ fn markdown(
          median of {rounds} round(s); the ratios are simul's jobs/s over RQ's *in the same \
          round*, median over rounds. Every run checked that every job finished with the right \
          return value.\n\n\
-         | jobs | worker | N | jobs/s | failed runs | simul C=1 ÷ this | simul C=64 ÷ this |\n\
-         |---|---|--:|--:|--:|--:|--:|\n"
+         `cpu ms/job` is the worker's CPU time (its work horses included, start-up too: ~0.25 s \
+         for Python) over N.\n\n\
+         | jobs | worker | N | jobs/s | cpu ms/job | failed runs | simul C=1 ÷ this | simul C=64 ÷ this |\n\
+         |---|---|--:|--:|--:|--:|--:|--:|\n"
     );
     let reference = |workload: &str, concurrency: usize| {
         cases.iter().position(|c| {
@@ -232,6 +234,13 @@ fn markdown(
     };
     for (case, results) in cases.iter().zip(runs) {
         let rate = median(results.iter().filter_map(jobs_per_s).collect());
+        let cpu = median(
+            results
+                .iter()
+                .filter(|r| r.ok)
+                .filter_map(|r| Some(r.values.get("cpu_s")? * 1e3 / case.n as f64))
+                .collect(),
+        );
         let failed = results.iter().filter(|r| !r.ok).count();
         let ratio = |reference: Option<usize>| match reference {
             Some(r) if case.worker != "simul" => {
@@ -241,9 +250,10 @@ fn markdown(
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {failed} | {} | {} |",
+            "| {} | {} | {} | {failed} | {} | {} |",
             case.title(),
             rate.map_or("failed".to_owned(), |r| format!("{r:.0}")),
+            cpu.map_or("–".to_owned(), |c| format!("{c:.2}")),
             ratio(reference(case.workload, 1)),
             ratio(reference(case.workload, 64)),
         );
