@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A running redis-server, killed (and its directory removed) when dropped.
 pub struct RedisServer {
     child: Child,
     dir: PathBuf,
+    /// Its loopback port.
     pub port: u16,
+    /// `redis://127.0.0.1:<port>`.
     pub url: String,
 }
 
@@ -29,6 +32,7 @@ pub fn binary() -> Option<PathBuf> {
 }
 
 impl RedisServer {
+    /// Starts one and waits until it answers `PING`.
     pub fn start() -> Result<RedisServer, String> {
         let bin = binary().ok_or("redis-server is not installed")?;
         let mut last = String::new();
@@ -112,6 +116,7 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// Connects to the server on `port`.
     pub fn open(port: u16) -> Result<Probe, String> {
         let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
         let addr = stream.local_addr().map_err(|e| e.to_string())?.to_string();

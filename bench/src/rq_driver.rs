@@ -13,9 +13,13 @@ use crate::runs::{self, bench_dir, RunResult};
 
 /// One line of the table: a worker draining N jobs of one kind.
 pub struct Case {
+    /// `rq-trivial` or `rq-io`.
     pub workload: &'static str,
+    /// One of [`rq::WORKERS`].
     pub worker: &'static str,
+    /// Jobs enqueued.
     pub n: usize,
+    /// Our worker's `--concurrency` (the Python workers run one job at a time).
     pub concurrency: usize,
 }
 

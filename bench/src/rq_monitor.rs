@@ -86,8 +86,11 @@ impl Counts {
 /// [`Counts`] per job.
 #[derive(Clone, Debug, Default)]
 pub struct PerJob {
+    /// See [`Counts::round_trips`].
     pub round_trips: f64,
+    /// See [`Counts::commands`].
     pub commands: f64,
+    /// See [`Counts::trips`]; entries that round to 0 are left out.
     pub trips: Vec<(String, f64)>,
 }
 
