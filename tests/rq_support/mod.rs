@@ -132,16 +132,18 @@ impl Lines {
     }
 }
 
-/// Waits for `child` to exit (polling, up to 60 s); kills it and panics if it does not.
+/// Waits for `child` to exit (polling, up to 90 s); kills it and panics if it does not. Not 60:
+/// Python's `rq worker` sometimes needs a minute to exit on its own (stopping, it closes its
+/// pub/sub connection while its listener thread may still sit in a 60 s `get_message`).
 pub fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{what} did not exit within 60 s");
+            panic!("{what} did not exit within 90 s");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
