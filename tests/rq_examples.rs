@@ -18,11 +18,11 @@
 mod redis_support;
 mod rq_support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use rq_support::{
-    after_clock, example, fresh_url, python, python_script, root, run_to_end, until_statuses, wait,
-    Lines,
+    after_clock, example, fresh_url, python_script, run_to_end, until_statuses, wait, Lines,
+    PythonWorker,
 };
 use serde_json::{json, Map};
 use simul::net::redis::Connection;
@@ -174,20 +174,6 @@ fn python_enqueues_and_rq_worker_runs_it() {
 #[test]
 fn rq_enqueue_and_pythons_rq_worker_run_it() {
     let url = fresh_url();
-    let rq = python().with_file_name("rq");
-    let python_worker = || {
-        let mut worker = Command::new(&rq);
-        worker
-            .args(["worker", "--burst", "--url", &url, "default"])
-            .current_dir(root().join("examples/rq"));
-        let out = run_to_end(worker, "rq worker --burst");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-
     let mut enqueue = example("rq_enqueue")
         .args(["--url", &url, "--wait", "30"])
         .stdout(Stdio::piped())
@@ -195,8 +181,9 @@ fn rq_enqueue_and_pythons_rq_worker_run_it() {
         .expect("start rq_enqueue");
     let mut lines = Lines::of(enqueue.stdout.take().unwrap());
     lines.until("Job ");
-    python_worker();
+    let python_worker = PythonWorker::start(&url, &["--burst"]);
     assert!(wait(&mut enqueue, "rq_enqueue").success());
+    drop(python_worker);
     assert_eq!(lines.rest(), ["Result: 42"]);
 
     // A failing job: failed on both sides, with Python's traceback as the text.
@@ -207,7 +194,9 @@ fn rq_enqueue_and_pythons_rq_worker_run_it() {
             .await
             .unwrap()
     });
-    python_worker();
+    let python_worker = PythonWorker::start(&url, &["--burst"]);
+    until_statuses(&url, &[&id], &[JobStatus::Failed]);
+    drop(python_worker);
     simul::run(async {
         let mut queue = Queue::new(Connection::open(&url).await.unwrap(), "default");
         assert_eq!(queue.status(&id).await.unwrap(), Some(JobStatus::Failed));

@@ -18,7 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis_support::RedisServer;
-use rq_support::{example, fresh_url, python, root, run_to_end, until_statuses, wait, Lines};
+use rq_support::{
+    example, fresh_url, python, root, run_to_end, until_statuses, wait, Lines, PythonWorker,
+};
 use serde_json::{json, Map};
 use simul::net::redis::{cmd, Connection};
 use simul::net::rq::{JobOptions, JobResult, JobStatus, Queue};
@@ -187,16 +189,9 @@ fn enqueue_in_and_depends_on_from_us_run_on_pythons_worker() {
         assert_eq!(q.status(&later).await.unwrap(), Some(JobStatus::Scheduled));
         (first, second, later)
     });
-    let mut python_worker = Command::new(python().with_file_name("rq"))
-        .args(["worker", "--with-scheduler", "--url", &url, "default"])
-        .current_dir(root().join("examples/rq"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rq worker");
+    let python_worker = PythonWorker::start(&url, &["--with-scheduler"]);
     until_statuses(&url, &[&first, &second, &later], &[JobStatus::Finished]);
-    sigterm(&python_worker);
-    let _ = wait(&mut python_worker, "rq worker");
+    drop(python_worker);
     let checked = interop(&url, &["check", &first, &second, &later]);
     assert_eq!(
         checked,

@@ -260,3 +260,32 @@ pub fn python_script(script: &str) -> Command {
     command.arg(root().join("examples/rq").join(script));
     command
 }
+
+/// Python's `rq worker`, running against `url` from `examples/rq` (where `mymodule.py` is), until
+/// dropped. Tests watch the jobs' statuses in Redis, not the worker's exit: rq 2.12 stopping
+/// sometimes sits a minute in its pub/sub listener's 60 s `get_message` before the process
+/// ends, and what a test checks is already in Redis by then. Dropping it kills the process.
+pub struct PythonWorker(Child);
+
+impl PythonWorker {
+    /// Starts `rq worker ARGS... --url URL default`, its output discarded.
+    pub fn start(url: &str, args: &[&str]) -> PythonWorker {
+        let child = Command::new(python().with_file_name("rq"))
+            .arg("worker")
+            .args(args)
+            .args(["--url", url, "default"])
+            .current_dir(root().join("examples/rq"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Python's rq worker");
+        PythonWorker(child)
+    }
+}
+
+impl Drop for PythonWorker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
