@@ -90,19 +90,26 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The last lines of the log, for a failure message.
+    fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
     /// Waits (bounded) until the log contains `text`; panics, with the log, if the process
     /// exits first.
     fn until_logged(&mut self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.log_text().contains(text) {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("{} exited ({status}):\n{}", self.name, self.log_text());
+                panic!("{} exited ({status}):\n{}", self.name, self.log_tail());
             }
             assert!(
                 Instant::now() < deadline,
                 "{} never logged {text:?}:\n{}",
                 self.name,
-                self.log_text()
+                self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -114,7 +121,7 @@ impl Process {
             panic!(
                 "{} exited on its own ({status}):\n{}",
                 self.name,
-                self.log_text()
+                self.log_tail()
             );
         }
     }
@@ -208,7 +215,7 @@ impl<'h> Redis<'h> {
             assert!(
                 Instant::now() < deadline,
                 "redis-server does not answer:\n{}",
-                self.process.log_text()
+                self.process.log_tail()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -313,21 +320,21 @@ fn parse_audit(text: &str) -> (HashMap<String, Fate>, String) {
     (fates, registries)
 }
 
-/// Every line of every log in `dir` that mentions `id`, prefixed by the log's name.
-fn mentions(dir: &Path, id: &str) -> Vec<String> {
+/// Every line of every log in `dir` that contains `text`, prefixed by the log's name.
+fn mentions(dir: &Path, text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "log") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
             let name = path
                 .file_stem()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
             found.extend(
-                text.lines()
-                    .filter(|line| line.contains(id))
+                log.lines()
+                    .filter(|line| line.contains(text))
                     .map(|line| format!("{name}: {line}")),
             );
         }
@@ -441,7 +448,7 @@ fn two_hosts_one_redis_workers_killed_and_redis_restarted_lose_nothing_and_run_n
             status.success(),
             "{} did not stop cleanly ({status}):\n{}",
             process.name,
-            process.log_text()
+            process.log_tail()
         );
     }
     // rq 2.12's warm stop sometimes hangs after "unsubscribing from channel" (a second signal
@@ -533,6 +540,11 @@ fn two_hosts_one_redis_workers_killed_and_redis_restarted_lose_nothing_and_run_n
         abandoned_after + abandoned_before
     );
     println!("finished by worker: {by_worker:?}");
+    let waited = mentions(hosts.dir(), "Redis answers again")
+        .iter()
+        .filter(|line| line.starts_with("chaos-a-") || line.starts_with("chaos-b-"))
+        .count();
+    println!("our workers waited for Redis to answer again {waited} times (the restart)");
     println!(
         "Python's worker quit on its own {} times: {python_exits:?}",
         python_exits.len()
