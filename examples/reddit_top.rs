@@ -30,6 +30,10 @@
 //! the system's roots honour `SSL_CERT_FILE`. `--subreddits a,b,c` picks
 //! others. Ctrl-C closes the client, stops the loop and exits 0, as the
 //! article's `signal_handler` does.
+//!
+//! `--serve` runs only the embedded server: it prints `serving http://127.0.0.1:PORT`
+//! and answers until it is stopped, so that another client (the article's Python, in
+//! `scripts/side-by-side.sh asyncio`) can fetch the same posts with the same delays.
 
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -48,7 +52,7 @@ const USER_AGENT: &str = concat!(
     " (the asyncio example of the simul course)"
 );
 use simul::time::sleep;
-use simul::{join_all, select, signal, spawn, Either};
+use simul::{join_all, select, signal, task, Either};
 
 /// The part of a reddit listing the program reads.
 #[derive(Debug, Deserialize, Serialize)]
@@ -114,7 +118,9 @@ fn start_fixture_server() -> std::io::Result<(String, Duration)> {
     let base = format!("http://{}", server.local_addr());
     let subs = Rc::new(fixture());
     let total_delay = subs.iter().map(|(_, delay, _)| *delay).sum();
-    drop(spawn(server.serve(move |request| {
+    // Named, as the fetches are, so that a trace (`SIMUL_TRACE`) says who is who.
+    let serve = task::Builder::new().name("fixture server");
+    drop(serve.spawn(server.serve(move |request| {
         let subs = Rc::clone(&subs);
         async move {
             let found = request
@@ -147,6 +153,26 @@ fn start_fixture_server() -> std::io::Result<(String, Duration)> {
     Ok((base, total_delay))
 }
 
+/// `--serve`: the embedded server alone, until Ctrl-C (or any signal that ends the process).
+fn serve() -> ExitCode {
+    simul::run(async {
+        match start_fixture_server() {
+            Ok((base, _)) => println!("serving {base}"),
+            Err(e) => {
+                eprintln!("error: could not start the local server: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        match signal::ctrl_c().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot wait for Ctrl-C: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 /// Why one subreddit could not be shown.
 #[derive(Debug)]
 enum FetchError {
@@ -176,6 +202,7 @@ struct Options {
     subreddits: Vec<String>,
     stats: bool,
     cacert: Option<std::path::PathBuf>,
+    serve: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -187,6 +214,7 @@ fn parse_args() -> Result<Options, String> {
             .to_vec(),
         stats: false,
         cacert: None,
+        serve: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -204,12 +232,16 @@ fn parse_args() -> Result<Options, String> {
                     .collect();
             }
             "--stats" => options.stats = true,
+            "--serve" => options.serve = true,
             "--cacert" => {
                 let path = args.next().ok_or("--cacert needs a file")?;
                 options.cacert = Some(path.into());
             }
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if options.serve && options.base_url.is_some() {
+        return Err("--serve runs the local server; --base-url names another one".into());
     }
     Ok(options)
 }
@@ -220,11 +252,14 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "error: {e}\nusage: reddit_top [--base-url URL] [--cacert FILE] [--subreddits a,b,c] \
-                 [--stats]"
+                 [--stats]\n       reddit_top --serve"
             );
             return ExitCode::from(2);
         }
     };
+    if options.serve {
+        return serve();
+    }
     let mut builder = Client::builder().user_agent(Some(USER_AGENT));
     if let Some(path) = &options.cacert {
         match Certificate::from_pem_file(path) {
@@ -254,7 +289,8 @@ fn main() -> ExitCode {
         let started = Instant::now();
         let fetches = options.subreddits.iter().map(|sub| {
             let (client, base, sub) = (client.clone(), base.clone(), sub.clone());
-            spawn(async move {
+            let named = task::Builder::new().name(format!("r/{sub}"));
+            named.spawn(async move {
                 let result = get_reddit_top(&client, &base, &sub).await;
                 if let Err(e) = &result {
                     match e {

@@ -7,11 +7,17 @@
 //! started first (300 ms, 100 ms, 200 ms) wake last, and in deadline order;
 //! the pool thread's sum and the echo finish while they sleep. The loop never
 //! waits for one thing while another could run.
+//!
+//! Each task is spawned under the label it prints (`task::Builder::name`), so
+//! the trace names them too: `SIMUL_TRACE=- cargo run --example tour` prints
+//! the loop's timeline on stderr, with `sleeper-100 (task 2)` where an
+//! unnamed task would be only `task 2`.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use simul::net::{TcpListener, TcpStream};
+use simul::task::Builder;
 use simul::time::sleep;
 
 fn main() {
@@ -30,15 +36,16 @@ fn main() {
         // Three sleepers, started in this order: they wake by deadline, not by start.
         for ms in [300u64, 100, 200] {
             let say = Rc::clone(&say);
-            tasks.push(simul::spawn(async move {
+            let label = format!("sleeper-{ms}");
+            tasks.push(Builder::new().name(label.clone()).spawn(async move {
                 sleep(Duration::from_millis(ms)).await;
-                say(&format!("sleeper-{ms}"), format!("woke after {ms} ms"));
+                say(&label, format!("woke after {ms} ms"));
             }));
         }
 
         // A blocking job runs on a pool thread; its result wakes this task from that thread.
         let pool_say = Rc::clone(&say);
-        tasks.push(simul::spawn(async move {
+        tasks.push(Builder::new().name("pool-job").spawn(async move {
             let sum = simul::spawn_blocking(|| (1..=1_000_000u64).sum::<u64>())
                 .await
                 .expect("blocking job failed");
@@ -49,7 +56,7 @@ fn main() {
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let server_say = Rc::clone(&say);
-        tasks.push(simul::spawn(async move {
+        tasks.push(Builder::new().name("echo-server").spawn(async move {
             let (conn, _) = listener.accept().await.expect("accept");
             let mut buf = [0u8; 64];
             let n = conn.read(&mut buf).await.expect("read");
@@ -57,7 +64,7 @@ fn main() {
             server_say("echo-server", format!("echoed {n} bytes"));
         }));
         let client_say = Rc::clone(&say);
-        tasks.push(simul::spawn(async move {
+        tasks.push(Builder::new().name("echo-client").spawn(async move {
             let client = TcpStream::connect(addr).await.expect("connect");
             client.write_all(b"hello, loop").await.expect("write");
             let mut buf = [0u8; 64];

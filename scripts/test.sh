@@ -26,9 +26,14 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-# Python's rq, for the interop tests in tests/rq_examples.rs: a venv in target/rq-venv with a
-# pinned rq (the tests make the same venv themselves when SIMUL_RQ_PYTHON is not set).
+# Python's rq, for the interop tests in tests/rq_examples.rs, and aiohttp, for the article's
+# asyncio program beside ours (tests/side_by_side.rs): a venv in target/rq-venv with pinned
+# versions (the tests make the same venv themselves when SIMUL_RQ_PYTHON is not set). redis-py is
+# pinned below 8.2, whose PubSubWorkerThread.stop() joins the thread without a timeout: rq's
+# burst worker then sometimes waits out its 60 s pubsub poll before it exits.
 rq_version=2.12.0
+redis_py_version=8.1.0
+aiohttp_version=3.14.5
 rq_venv="$PWD/target/rq-venv"
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   sudo=""
@@ -37,9 +42,11 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3 python3-venv
 fi
-if ! "$rq_venv/bin/python" -c "import rq, sys; sys.exit(rq.__version__ != '$rq_version')" 2>/dev/null; then
+pinned="import sys, rq, redis, aiohttp
+sys.exit((rq.__version__, redis.__version__, aiohttp.__version__) != ('$rq_version', '$redis_py_version', '$aiohttp_version'))"
+if ! "$rq_venv/bin/python" -c "$pinned" 2>/dev/null; then
   python3 -m venv "$rq_venv"
-  "$rq_venv/bin/python" -m pip install --quiet "rq==$rq_version"
+  "$rq_venv/bin/python" -m pip install --quiet "rq==$rq_version" "redis==$redis_py_version" "aiohttp==$aiohttp_version"
 fi
 export SIMUL_RQ_PYTHON="$rq_venv/bin/python"
 

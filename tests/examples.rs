@@ -19,21 +19,30 @@ const EXAMPLES: [&str; 4] = ["processes", "threads", "coroutine", "tour"];
 /// Runs example `name` and returns its stdout, after checking that it
 /// exited with status 0.
 fn run_example(name: &str) -> String {
+    run_example_with(name, &[]).0
+}
+
+/// Runs example `name` with `env` added (and `SIMUL_TRACE` only if `env` sets it) and
+/// returns its stdout and stderr, after checking that it exited with status 0.
+fn run_example_with(name: &str, env: &[(&str, &str)]) -> (String, String) {
     static EXECUTABLES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     let executables = EXECUTABLES.get_or_init(build_examples);
     let path = executables
         .get(name)
         .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
     let output = Command::new(path)
+        .env_remove("SIMUL_TRACE")
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
         "example {name} failed ({}); stderr:\n{stderr}",
         output.status
     );
-    String::from_utf8(output.stdout).expect("the example printed UTF-8")
+    let stdout = String::from_utf8(output.stdout).expect("the example printed UTF-8");
+    (stdout, stderr)
 }
 
 /// Builds the examples this file runs (only these: another example being
@@ -133,4 +142,36 @@ fn tour_shows_tasks_finishing_in_the_order_they_are_done_not_started() {
     }
     assert!(output.contains("got \"hello, loop\" back"), "{output}");
     assert!(output.contains("summed 1..=1e6 = 500000500000"), "{output}");
+}
+
+/// The tour names each task it spawns after the label it prints, so its trace reads like its
+/// output: every task on the timeline (`SIMUL_TRACE=-`) has a name, `spawn_blocking`'s own
+/// task included, and each label polls.
+#[test]
+fn tour_trace_names_every_task() {
+    let (_, timeline) = run_example_with("tour", &[("SIMUL_TRACE", "-")]);
+    let labels = [
+        "sleeper-300",
+        "sleeper-100",
+        "sleeper-200",
+        "pool-job",
+        "echo-server",
+        "echo-client",
+        "spawn_blocking",
+    ];
+    for label in labels {
+        assert!(
+            timeline
+                .lines()
+                .any(|line| line.contains(&format!("{label} (task ")) && line.ends_with(" poll")),
+            "no poll of {label} in the trace:\n{timeline}"
+        );
+    }
+    // An unnamed task shows as a bare `task N`; a named one as `NAME (task N)`.
+    let bare = timeline.lines().find(|line| {
+        line.match_indices("task ").any(|(at, _)| {
+            !line[..at].ends_with('(') && line[at + 5..].starts_with(|c: char| c.is_ascii_digit())
+        })
+    });
+    assert_eq!(bare, None, "an unnamed task in the trace:\n{timeline}");
 }

@@ -323,6 +323,22 @@ pub fn tiny() -> Result<(), String> {
             failed.push(row.title());
         }
     }
+    // The rq workloads: ours whenever redis-server is installed, RQ's when Python's rq is too.
+    if crate::redis_server::binary().is_some() {
+        let python = crate::rq::python().is_some();
+        if !python {
+            println!("tiny: rq-simple and rq-fork skipped (SIMUL_RQ_PYTHON cannot import rq)");
+        }
+        for case in crate::rq_driver::tiny_cases(python) {
+            let result = runs::run(case.command(&nginx.url)?);
+            println!("{}", result.line);
+            if !result.ok {
+                failed.push(result.line);
+            }
+        }
+    } else {
+        println!("tiny: rq workloads skipped (no redis-server)");
+    }
     if failed.is_empty() {
         println!("tiny: every workload passed on simul");
         Ok(())

@@ -78,6 +78,10 @@ impl Future for SelfWaking {
 pub struct Prober {
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<Vec<Duration>>>>,
+    /// A second handle on the prober's socket, so `finish` can end a round
+    /// trip that will never be answered (the runtime under test has stopped
+    /// serving, but its socket may still be open).
+    socket: Mutex<Option<TcpStream>>,
 }
 
 impl Prober {
@@ -85,15 +89,17 @@ impl Prober {
         Prober {
             stop: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
+            socket: Mutex::new(None),
         }
     }
 
     /// Starts measuring against the echo server at `addr`.
     pub fn start(&self, addr: SocketAddr) {
         let stop = Arc::clone(&self.stop);
+        let mut stream = TcpStream::connect(addr).expect("connect to the echo server");
+        stream.set_nodelay(true).expect("nodelay");
+        *self.socket.lock().unwrap() = Some(stream.try_clone().expect("clone the socket"));
         let thread = std::thread::spawn(move || {
-            let mut stream = TcpStream::connect(addr).expect("connect to the echo server");
-            stream.set_nodelay(true).expect("nodelay");
             let mut reply = [0u8; 64];
             let mut rtts = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -111,6 +117,10 @@ impl Prober {
     /// Stops the thread and returns its round trips.
     pub fn finish(&self) -> Vec<Duration> {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(socket) = self.socket.lock().unwrap().take() {
+            // Unblocks a read whose echo will never come; the thread then ends.
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
         let thread = self.thread.lock().unwrap().take();
         thread
             .map(|t| t.join().unwrap_or_default())

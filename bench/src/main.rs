@@ -5,6 +5,7 @@
 //! workload all [--rounds N] [--quick] [--runtimes a,b] [--workloads x,y] [--out FILE]
 //! workload tiny                       every workload on simul at a tiny size (CI)
 //! workload with-nginx CMD ARGS...     CMD with BENCH_URL pointing at our nginx
+//! workload rq-all [--rounds N] [--quick]  our RQ worker against Python rq's (results/rq.md)
 //! ```
 //!
 //! This crate is a measuring tool, not part of the product: it may use
@@ -17,7 +18,11 @@ mod fairness;
 mod hyper_client;
 mod hyper_io;
 mod nginx;
+mod redis_server;
 mod report;
+mod rq;
+mod rq_driver;
+mod rq_monitor;
 mod rt_simul;
 mod rt_smol;
 mod rt_tokio;
@@ -32,6 +37,10 @@ const USAGE: &str = "usage:
   workload WORKLOAD simul|tokio|smol ARGS...
       spawn N | yield T Y | pingpong M | timers N MAX_MS | echo C K
       http R C URL | c10k N URL | memory N | fairness N K S
+  workload rq-trivial simul|rq-simple|rq-fork N C
+  workload rq-io simul|rq-simple|rq-fork N C URL
+  workload rq-count simul|rq-simple|rq-fork N
+  workload rq-all [--rounds N] [--quick] [--out FILE]
   workload all [--rounds N] [--quick] [--runtimes a,b,..] [--workloads x,y,..] [--out FILE]
   workload tiny
   workload with-nginx CMD ARGS...";
@@ -42,6 +51,11 @@ fn main() {
         Some("all") => driver::all(&args[1..]),
         Some("tiny") => driver::tiny(),
         Some("with-nginx") => driver::with_nginx(&args[1..]),
+        Some("rq-all") => rq_driver::all(&args[1..]),
+        Some("rq-count") => rq_driver::count_line(&args[1..]),
+        Some(name @ ("rq-trivial" | "rq-io")) => rq::workload(name, &args[1..]),
+        // Our worker, as the rq workloads start it (not for the command line).
+        Some("rq-worker") => rq::our_worker(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return;

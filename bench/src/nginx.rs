@@ -178,7 +178,7 @@ fn find_or_install() -> Result<PathBuf, String> {
 }
 
 /// A port nobody listens on now (the kernel's pick, released at once).
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }

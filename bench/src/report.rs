@@ -229,6 +229,8 @@ pub fn results_markdown(
             "Syscalls per HTTP request (strace.sh)",
             "results/strace.txt",
         ),
+        ("RQ worker against Python rq (rq-all)", "results/rq.md"),
+        ("RQ worker: where the time goes", "results/rq-notes.md"),
     ] {
         if let Ok(text) = std::fs::read_to_string(bench_dir().join(file)) {
             let _ = write!(out, "\n## {title}\n\n");

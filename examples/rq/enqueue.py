@@ -9,7 +9,10 @@ With no internet, by default the page is served by this script (the standard lib
 http.server on 127.0.0.1, in a thread), so a worker in another process can fetch it.
 
     python enqueue.py [--url redis://127.0.0.1:6379/0] [--queue default] [--page URL]
-                      [--fail MESSAGE] [--wait SECS] [--serializer pickle|json]
+                      [--fail MESSAGE] [--wait SECS] [--serializer pickle|json] [--job-id ID]
+
+`--job-id` gives the job a chosen id, so that two runs (one per worker, in
+scripts/side-by-side.sh rq) enqueue the same job.
 
 Prints `Job <id> enqueued`, waits for the job to end, then prints `Status: <status>` and
 `Result: <job.return_value()>`, or `Failed: <exc_string>` (exit 1).
@@ -57,6 +60,7 @@ def main():
     parser.add_argument("--fail", help="enqueue mymodule.fail(MESSAGE) instead")
     parser.add_argument("--wait", type=float, default=60)
     parser.add_argument("--serializer", choices=["pickle", "json"], default="pickle")
+    parser.add_argument("--job-id")
     args = parser.parse_args()
 
     if args.serializer == "json":
@@ -64,14 +68,14 @@ def main():
     else:
         q = Queue(args.queue, connection=Redis.from_url(args.url))
     if args.fail is not None:
-        job = q.enqueue("mymodule.fail", args.fail)
+        job = q.enqueue("mymodule.fail", args.fail, job_id=args.job_id)
     else:
         page = args.page
         if page is None:
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             page = "http://127.0.0.1:%d/" % server.server_address[1]
-        job = q.enqueue(count_words_at_url, page)
+        job = q.enqueue(count_words_at_url, page, job_id=args.job_id)
     print("Job %s enqueued" % job.id, flush=True)
 
     deadline = time.monotonic() + args.wait

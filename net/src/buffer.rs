@@ -5,6 +5,17 @@
 //! decoded body slice to the caller costs no copy and no memmove; the unread bytes are moved to
 //! the front only when space is needed for the next read. `data[end..]` stays initialised (zeros
 //! or stale bytes), so reading into it needs no `unsafe`.
+//!
+//! Reads are offered [`FIRST_READ`] bytes at first and more only when a read fills all it was
+//! offered: zero-filling the storage is the cost of having no `unsafe`, and a connection that
+//! only ever sees a 2 KB response should not pay for 16 KiB of zeros.
+
+/// Room the first read of a connection is offered: a typical response, request head or Redis
+/// reply fits in it.
+pub(crate) const FIRST_READ: usize = 4 * 1024;
+
+/// The most room a read is offered: one TLS record's worth of plaintext.
+pub(crate) const MAX_READ: usize = 16 * 1024;
 
 /// Bytes read from a connection and not yet decoded.
 ///
@@ -27,6 +38,8 @@ pub struct ReadBuf {
     start: usize,
     /// One past the last unread byte.
     end: usize,
+    /// Room the next [`read_room`](ReadBuf::read_room) offers; 0 means [`FIRST_READ`].
+    read_size: usize,
 }
 
 impl ReadBuf {
@@ -70,10 +83,22 @@ impl ReadBuf {
         &mut self.data[self.end..]
     }
 
+    /// Room for the next read from the socket: [`FIRST_READ`] bytes at first, doubling each
+    /// time a read fills all the room it had (more was probably waiting), up to [`MAX_READ`].
+    /// Follow with [`commit`](Self::commit), which does the doubling.
+    pub fn read_room(&mut self) -> &mut [u8] {
+        let want = self.read_size.max(FIRST_READ);
+        self.spare(want)
+    }
+
     /// Marks `n` bytes written into [`spare`](Self::spare) as received. `n` is clamped to the
     /// spare room, so a wrong count cannot expose bytes that were never read.
     pub fn commit(&mut self, n: usize) {
         self.end = (self.end + n).min(self.data.len());
+        if self.end == self.data.len() {
+            // The read took all the room there was: offer the next one more.
+            self.read_size = (self.read_size.max(FIRST_READ) * 2).min(MAX_READ);
+        }
     }
 
     /// Appends bytes by copying, for callers (tests, fuzzing) that did not read into `spare`.
@@ -110,6 +135,26 @@ mod tests {
         // The two unread bytes moved to the front instead of growing the storage.
         assert_eq!(buf.data.len(), cap);
         assert_eq!(buf.as_slice(), b"ef");
+    }
+
+    #[test]
+    fn read_room_starts_small_and_grows_only_when_filled() {
+        let mut buf = ReadBuf::new();
+        assert_eq!(buf.read_room().len(), FIRST_READ);
+        buf.commit(100);
+        buf.consume(100);
+        // A short read: the room stays as it was.
+        assert_eq!(buf.read_room().len(), FIRST_READ);
+        buf.commit(FIRST_READ);
+        buf.consume(FIRST_READ);
+        // A read that filled its room: twice as much next time, but never past MAX_READ.
+        assert_eq!(buf.read_room().len(), 2 * FIRST_READ);
+        for _ in 0..8 {
+            let room = buf.read_room().len();
+            buf.commit(room);
+            buf.consume(room);
+        }
+        assert_eq!(buf.read_room().len(), MAX_READ);
     }
 
     #[test]

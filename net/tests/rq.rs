@@ -468,6 +468,48 @@ fn burst_mode_exits_when_the_queue_is_empty() {
 }
 
 #[test]
+fn a_job_deleted_while_queued_is_dropped_and_the_worker_ends_idle() {
+    run(async {
+        let url = fresh_url().await;
+        let mut q = queue(&url).await;
+        let gone = q.enqueue("mymodule.add", json!([1, 1])).await.unwrap();
+        let kept = q.enqueue("mymodule.add", json!([2, 2])).await.unwrap();
+        // Its hash deleted (or expired) while its id waits on the queue: the take script's
+        // `HGETALL` finds nothing, and the id must not stay in the intermediate list.
+        let delete = cmd("DEL").arg(Keys::job(&gone));
+        let deleted = q.connection().query(&delete).await.unwrap();
+        assert_eq!(deleted, Value::Integer(1));
+        let w = worker(&url, WorkerOptions::default());
+        let worker_key = format!("rq:worker:{}", w.name());
+        let stop = w.stop_handle();
+        let running = spawn(w.run());
+        until_status(&mut q, &kept, JobStatus::Finished).await;
+        // The end script that wrote `finished` also wrote the worker's state after the job.
+        let redis = q.connection();
+        let state = redis
+            .query(&cmd("HMGET").arg(&worker_key).args(["state", "current_job"]))
+            .await
+            .unwrap()
+            .into_array()
+            .unwrap();
+        assert_eq!(state[0].as_str(), Some("idle"));
+        assert!(state[1].is_nil(), "current_job is still {:?}", state[1]);
+        assert!(list(redis, "rq:queue:default").await.is_empty());
+        assert!(list(redis, "rq:queue:default:intermediate")
+            .await
+            .is_empty());
+        stop.stop();
+        let summary = running.await.unwrap().unwrap();
+        assert_eq!((summary.finished, summary.failed), (1, 0));
+        assert_eq!(
+            q.latest_result(&kept).await.unwrap(),
+            Some(JobResult::Finished(json!(4)))
+        );
+        assert_eq!(q.status(&gone).await.unwrap(), None);
+    });
+}
+
+#[test]
 fn warm_stop_finishes_the_running_job_and_cold_stop_leaves_it_to_recovery() {
     run(async {
         let url = fresh_url().await;

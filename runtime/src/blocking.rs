@@ -170,5 +170,6 @@ where
             Err(_) => panic!("the blocking pool dropped a job without running it"),
         }
     };
-    scheduler.spawn(waiting, None, spawned_at)
+    // Named, so that a trace says what the task waits for: the job's result.
+    scheduler.spawn(waiting, Some("spawn_blocking"), spawned_at)
 }

@@ -21,6 +21,13 @@ mod cargo_env;
 /// The rq release the interop tests run against (`scripts/test.sh` pins the same).
 pub const RQ_VERSION: &str = "2.12.0";
 
+/// The redis-py under it: below 8.2, whose `PubSubWorkerThread.stop()` joins without a timeout,
+/// so that rq's burst worker sometimes sat out its 60 s pubsub poll before exiting.
+pub const REDIS_PY_VERSION: &str = "8.1.0";
+
+/// The aiohttp that the article's asyncio program runs on (`tests/side_by_side.rs`).
+pub const AIOHTTP_VERSION: &str = "3.14.5";
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -131,16 +138,18 @@ impl Lines {
     }
 }
 
-/// Waits for `child` to exit (polling, up to 60 s); kills it and panics if it does not.
+/// Waits for `child` to exit (polling, up to 90 s); kills it and panics if it does not. Not 60:
+/// Python's `rq worker` sometimes needs a minute to exit on its own (stopping, it closes its
+/// pub/sub connection while its listener thread may still sit in a 60 s `get_message`).
 pub fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{what} did not exit within 60 s");
+            panic!("{what} did not exit within 90 s");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -206,8 +215,8 @@ pub fn until_statuses(url: &str, ids: &[&str], wanted: &[JobStatus]) -> Vec<JobS
     })
 }
 
-/// The venv's python with rq installed: `$SIMUL_RQ_PYTHON`, or `target/rq-venv` made here the
-/// way `scripts/test.sh` makes it.
+/// The venv's python with rq (and aiohttp) installed: `$SIMUL_RQ_PYTHON`, or `target/rq-venv`
+/// made here the way `scripts/test.sh` makes it, with the same pinned versions.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
@@ -218,13 +227,23 @@ pub fn python() -> &'static Path {
         }
         let venv = root().join("target/rq-venv");
         let python = venv.join("bin/python");
-        let has_rq = |python: &Path| {
+        let pinned = [
+            format!("rq=={RQ_VERSION}"),
+            format!("redis=={REDIS_PY_VERSION}"),
+            format!("aiohttp=={AIOHTTP_VERSION}"),
+        ];
+        let has_pins = |python: &Path| {
+            let check = format!(
+                "import sys, rq, redis, aiohttp\n\
+                 sys.exit((rq.__version__, redis.__version__, aiohttp.__version__) != \
+                 ('{RQ_VERSION}', '{REDIS_PY_VERSION}', '{AIOHTTP_VERSION}'))"
+            );
             Command::new(python)
-                .args(["-c", &format!("import rq, sys; sys.exit(rq.__version__ != '{RQ_VERSION}')")])
+                .args(["-c", &check])
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        if !has_rq(&python) {
+        if !has_pins(&python) {
             let made = Command::new("python3")
                 .args(["-m", "venv"])
                 .arg(&venv)
@@ -232,10 +251,11 @@ pub fn python() -> &'static Path {
                 .is_ok_and(|s| s.success());
             assert!(made, "cannot make a venv with `python3 -m venv {}`: install python3-venv, or set SIMUL_RQ_PYTHON to a python with rq=={RQ_VERSION}", venv.display());
             let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", &format!("rq=={RQ_VERSION}")])
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(&pinned)
                 .status()
                 .is_ok_and(|s| s.success());
-            assert!(installed, "`pip install rq=={RQ_VERSION}` failed in {}: is PyPI reachable?", venv.display());
+            assert!(installed, "`pip install {}` failed in {}: is PyPI reachable?", pinned.join(" "), venv.display());
         }
         python
     })

@@ -19,9 +19,6 @@ use simul_runtime::time::{self, timeout};
 use crate::tls::{TlsInfo, TlsStream};
 use crate::{ReadBuf, TcpStream};
 
-/// How many bytes a read asks for, at least: one TLS record's worth, and a typical HTTP head.
-pub const READ_CHUNK: usize = 16 * 1024;
-
 /// A connected byte stream: plain TCP, or TLS over TCP.
 #[derive(Debug)]
 pub enum Stream {
@@ -144,7 +141,7 @@ impl Transport {
     // BOOK: transport-fill
     pub async fn fill(&mut self) -> io::Result<usize> {
         let Transport { stream, buf, .. } = self;
-        let spare = buf.spare(READ_CHUNK);
+        let spare = buf.read_room();
         let n = poll_fn(|cx| stream.poll_read(cx, spare)).await?;
         buf.commit(n);
         Ok(n)
@@ -273,7 +270,7 @@ impl AsyncBufRead for Transport {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         if this.buf.is_empty() {
-            let spare = this.buf.spare(READ_CHUNK);
+            let spare = this.buf.read_room();
             match this.stream.poll_read(cx, spare) {
                 Poll::Ready(Ok(n)) => this.buf.commit(n),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

@@ -64,24 +64,7 @@ impl Connection {
     /// `HGETALL key`: every field and value; empty when the key does not exist. Field names must
     /// be UTF-8 (they are, in RQ's job hashes); values are bytes (RQ's `data` is zlib).
     pub async fn hgetall(&mut self, key: impl Arg) -> Result<HashMap<String, Vec<u8>>, Error> {
-        self.typed(cmd("HGETALL").arg(key), |v| {
-            let items = byte_strings(v)?;
-            if items.len() % 2 != 0
-                || items
-                    .iter()
-                    .step_by(2)
-                    .any(|f| std::str::from_utf8(f).is_err())
-            {
-                return Err(Value::Array(items.into_iter().map(Value::Bulk).collect()));
-            }
-            let mut items = items.into_iter();
-            let mut map = HashMap::new();
-            while let (Some(field), Some(value)) = (items.next(), items.next()) {
-                map.insert(String::from_utf8_lossy(&field).into_owned(), value);
-            }
-            Ok(map)
-        })
-        .await
+        self.typed(cmd("HGETALL").arg(key), hash_fields).await
     }
 
     /// `RPUSH key value` (RQ's enqueue): the list's new length.
@@ -265,6 +248,26 @@ fn optional_bytes(reply: Value) -> Result<Option<Vec<u8>>, Value> {
 }
 
 /// An array of bulk strings.
+/// `HGETALL`'s reply (field, value, field, value...) as a map; the reply itself when it is not
+/// that shape or a field name is not UTF-8. Also for a script that returns a hash it read.
+pub(crate) fn hash_fields(reply: Value) -> Result<HashMap<String, Vec<u8>>, Value> {
+    let items = byte_strings(reply)?;
+    if items.len() % 2 != 0
+        || items
+            .iter()
+            .step_by(2)
+            .any(|f| std::str::from_utf8(f).is_err())
+    {
+        return Err(Value::Array(items.into_iter().map(Value::Bulk).collect()));
+    }
+    let mut items = items.into_iter();
+    let mut map = HashMap::new();
+    while let (Some(field), Some(value)) = (items.next(), items.next()) {
+        map.insert(String::from_utf8_lossy(&field).into_owned(), value);
+    }
+    Ok(map)
+}
+
 fn byte_strings(reply: Value) -> Result<Vec<Vec<u8>>, Value> {
     match reply {
         Value::Array(items) if items.iter().all(|i| matches!(i, Value::Bulk(_))) => {

@@ -54,6 +54,7 @@ mod url;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use commands::hash_fields;
 pub use commands::BLOCKING_MARGIN;
 pub use conn::Connection;
 pub use decode::{decode, Decoder, Limits};

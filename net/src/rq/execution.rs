@@ -6,6 +6,7 @@
 //! answer*, its `rq:wip` deadline keeps moving; and its outcome is written exactly once, by the
 //! guarded end script, which also enqueues the dependents it releases.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +24,7 @@ use super::keys::Keys;
 use super::registration;
 use super::scripts::{self, Dependents};
 use super::serializer::Serializer;
+use super::take::Taken;
 use super::transitions::{self, Execution};
 use crate::redis::{cmd, Cmd, Value as Reply};
 
@@ -45,21 +47,38 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// One job, start to end. Holds `_slot` until it returns.
-pub(crate) async fn run_job(context: Rc<Context>, keys: Keys, id: String, _slot: Slot) {
+pub(crate) async fn run_job(context: Rc<Context>, taken: Taken, _slot: Slot) {
+    let Taken { keys, id, hash } = taken;
     let running = Rc::new(Running::default());
     context
         .running
         .borrow_mut()
         .insert(id.clone(), Rc::clone(&running));
-    if let Err(e) = process(&context, &keys, &id, &running).await {
-        context.log(&format!("job {}: {e} (left for recovery)", log_safe(&id)));
-    }
+    let state_written = match process(&context, &keys, &id, hash, &running).await {
+        Ok(written) => written,
+        Err(e) => {
+            context.log(&format!("job {}: {e} (left for recovery)", log_safe(&id)));
+            false
+        }
+    };
     context.running.borrow_mut().remove(&id);
-    let others = context.running.borrow().keys().next().cloned();
-    let state = registration::state(&context.worker_key, others.as_deref());
+    if state_written {
+        return;
+    }
+    let state = registration::state(&context.worker_key, still_running(&context, &id).as_deref());
     if let Err(e) = context.transaction(&state).await {
         context.log(&format!("cannot update the worker's state: {e}"));
     }
+}
+
+/// A running job other than `id`, for the worker's `current_job` once `id` has ended.
+fn still_running(context: &Context, id: &str) -> Option<String> {
+    context
+        .running
+        .borrow()
+        .keys()
+        .find(|other| *other != id)
+        .cloned()
 }
 
 /// How a run ended, before it is written down.
@@ -70,12 +89,15 @@ enum Outcome {
 }
 
 // BOOK: rq-job-task
-async fn process(context: &Context, keys: &Keys, id: &str, running: &Running) -> Result<(), Error> {
-    let hash = context
-        .until_answered("reading a job", |_| async {
-            Ok(context.conn.lock().await.hgetall(Keys::job(id)).await?)
-        })
-        .await?;
+/// Runs the job whose hash the take read. Returns whether its end script also wrote the
+/// worker's state (otherwise the caller writes it).
+async fn process(
+    context: &Context,
+    keys: &Keys,
+    id: &str,
+    hash: HashMap<String, Vec<u8>>,
+    running: &Running,
+) -> Result<bool, Error> {
     let job = match Job::from_hash(id, hash) {
         Ok(None) => {
             // Deleted or expired while queued: nothing to run (RQ skips it too).
@@ -84,7 +106,7 @@ async fn process(context: &Context, keys: &Keys, id: &str, running: &Running) ->
                 .until_answered("dropping a vanished job", |_| context.query(&drop_id))
                 .await?;
             context.log(&format!("job {} no longer exists; skipped", log_safe(id)));
-            return Ok(());
+            return Ok(false);
         }
         Ok(Some(job)) => Ok(job),
         // Unreadable (a poison job): it is started and failed below, never requeued.
@@ -101,7 +123,7 @@ async fn process(context: &Context, keys: &Keys, id: &str, running: &Running) ->
             "job {} was requeued by recovery before it started; skipped",
             log_safe(id)
         ));
-        return Ok(());
+        return Ok(false);
     }
     let outcome = match &job {
         Ok(job) => {
@@ -143,10 +165,10 @@ async fn process(context: &Context, keys: &Keys, id: &str, running: &Running) ->
             log_safe(id),
             keys.wip
         ));
-        return Ok(());
+        return Ok(false);
     }
     report(context, keys, id, job.as_ref(), &outcome);
-    Ok(())
+    Ok(true)
 }
 
 /// The start transaction, retried until Redis answers. A retry first asks whether the previous
@@ -185,13 +207,6 @@ async fn start(context: &Context, keys: &Keys, run: &Execution) -> Result<bool, 
             .until_answered("backing out of a job", |_| context.transaction(&back_out))
             .await?;
         return Ok(false);
-    }
-    let busy =
-        cmd("HSET")
-            .arg(&context.worker_key)
-            .args(["state", "busy", "current_job", &run.job_id]);
-    if let Err(e) = context.query(&busy).await {
-        context.log(&format!("cannot mark the worker busy: {e}"));
     }
     Ok(true)
 }
@@ -259,7 +274,8 @@ async fn on_loop(
 }
 
 /// The one script that writes the outcome (see `scripts::end`): guarded by the run's `rq:wip`
-/// entry, with the worker's counters, and releasing dependents when the job will not run again.
+/// entry, with the worker's counters and state, and releasing dependents when the job will not
+/// run again.
 fn end_commands(
     context: &Context,
     keys: &Keys,
@@ -321,6 +337,9 @@ fn end_commands(
         run,
         ended,
     ));
+    // The worker's state once this job has ended rides along too: no round trip of its own.
+    let others = still_running(context, &run.job_id);
+    commands.extend(registration::state(&context.worker_key, others.as_deref()));
     let dependents = released.map(|status| Dependents {
         job_id: &run.job_id,
         status,

@@ -100,12 +100,14 @@ pub(crate) fn end(
 }
 
 /// Takes one job from the first non-empty queue of `ARGV` (queue keys, highest priority
-/// first) into that queue's intermediate list, as `BLMOVE` does for one queue: returns
-/// `{queue key, id}`, or nil when all are empty.
+/// first) into that queue's intermediate list, as `BLMOVE` does for one queue, and reads its
+/// hash in the same step (the worker's next command would be that `HGETALL`; here it costs no
+/// round trip of its own): returns `{queue key, id, {field, value, ...}}`, or nil when all are
+/// empty. The hash is empty when the job was deleted or expired while queued.
 const TAKE: &str = r#"
 for _, queue in ipairs(ARGV) do
   local id = redis.call('LMOVE', queue, queue .. ':intermediate', 'LEFT', 'RIGHT')
-  if id then return {queue, id} end
+  if id then return {queue, id, redis.call('HGETALL', 'rq:job:' .. id)} end
 end
 return false
 "#;

@@ -6,7 +6,8 @@
 //! taking from waiting:
 //!
 //! - **take** ([`scripts::take`]): one script tries `LMOVE queue intermediate` on each queue in
-//!   order and stops at the first id. Atomic, priority-exact, never blocks.
+//!   order and stops at the first id, and returns the job's hash with it. Atomic,
+//!   priority-exact, never blocks, one round trip.
 //! - **wait** ([`Taker::wait`]): when every queue was empty, one connection per queue blocks in
 //!   `BLMOVE queue queue RIGHT RIGHT`: moving a list's tail onto its own tail changes nothing, so
 //!   the command is a pure "wake me when this list is non-empty". Dropping such a wait (another
@@ -15,6 +16,7 @@
 //! Invariant this file owns: **an id leaves a queue only into that queue's intermediate list**,
 //! by the take script, whether one queue is served or ten.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use simul_runtime::race;
@@ -22,7 +24,14 @@ use simul_runtime::race;
 use super::error::Error;
 use super::keys::Keys;
 use super::scripts;
-use crate::redis::{cmd, Connection, Value as Reply, BLOCKING_MARGIN};
+use crate::redis::{cmd, hash_fields, Connection, Value as Reply, BLOCKING_MARGIN};
+
+/// A job just taken into its queue's intermediate list, with its hash as it was at that moment.
+pub(crate) struct Taken {
+    pub keys: Keys,
+    pub id: String,
+    pub hash: HashMap<String, Vec<u8>>,
+}
 
 /// The connections a worker takes and waits with.
 pub(crate) struct Taker {
@@ -44,15 +53,16 @@ impl Taker {
     }
 
     // BOOK: rq-take
-    /// Takes the head of the first non-empty queue into its intermediate list: the queue's keys
-    /// and the id, or `None` if every queue is empty.
-    pub(crate) async fn take(&mut self) -> Result<Option<(Keys, String)>, Error> {
+    /// Takes the head of the first non-empty queue into its intermediate list: the queue's keys,
+    /// the id and the job's hash (read in the same script: empty if the job no longer exists),
+    /// or `None` if every queue is empty.
+    pub(crate) async fn take(&mut self) -> Result<Option<Taken>, Error> {
         let take = scripts::take(self.queues.iter().map(|k| k.queue.as_str()));
         let reply = self.taker.query(&take).await?.into_result()?;
-        let (queue, id) = match reply {
+        let (queue, id, hash) = match reply {
             Reply::Nil | Reply::NilArray => return Ok(None),
-            Reply::Array(pair) => match <[Reply; 2]>::try_from(pair) {
-                Ok([Reply::Bulk(queue), Reply::Bulk(id)]) => (queue, id),
+            Reply::Array(triple) => match <[Reply; 3]>::try_from(triple) {
+                Ok([Reply::Bulk(queue), Reply::Bulk(id), hash]) => (queue, id, hash),
                 other => return Err(unexpected(format!("{other:?}"))),
             },
             other => return Err(unexpected(other.to_string())),
@@ -63,7 +73,12 @@ impl Taker {
             .find(|k| k.queue.as_bytes() == queue)
             .cloned()
             .ok_or_else(|| unexpected(String::from_utf8_lossy(&queue).into_owned()))?;
-        Ok(Some((keys, String::from_utf8_lossy(&id).into_owned())))
+        let hash = hash_fields(hash).map_err(|other| unexpected(other.to_string()))?;
+        Ok(Some(Taken {
+            keys,
+            id: String::from_utf8_lossy(&id).into_owned(),
+            hash,
+        }))
     }
 
     /// Waits until some queue is non-empty, or `limit` passes (the server-side timeout of each

@@ -248,8 +248,8 @@ async fn dispatch(
         let slot = Slot(Rc::clone(slots));
         // The take is one short script: never raced against a stop, so it never strands an id.
         match taker.take().await {
-            Ok(Some((keys, id))) => {
-                running.push(spawn(run_job(Rc::clone(context), keys, id, slot)));
+            Ok(Some(taken)) => {
+                running.push(spawn(run_job(Rc::clone(context), taken, slot)));
                 continue;
             }
             Ok(None) if options.burst => break,

@@ -13,8 +13,9 @@
 //!   look at the driver, not one whole queue later.
 //!
 //! The loop that drives both queues is in `tick.rs`; a task's life (the
-//! scheduled bit and the slot's state) is in `state.rs`; what the
-//! `JoinHandle` can do to a task is in `join.rs`.
+//! scheduled bit and the slot's state) is in `state.rs`; the slab of slots
+//! and its side tables are in `tasks.rs`; what the `JoinHandle` can do to a
+//! task is in `join.rs`.
 //!
 //! Invariants owned here:
 //! - each future is dropped exactly once: on completion, abort, panic, or shutdown;
@@ -23,6 +24,7 @@
 mod join;
 mod remote;
 mod state;
+mod tasks;
 mod waker;
 
 use std::cell::{Cell, RefCell};
@@ -42,63 +44,13 @@ pub(crate) use remote::Shared;
 pub(crate) use waker::{TaskKey, WakeHandle};
 
 use self::state::{AfterFinish, AfterPending, Begin, TaskState};
+use self::tasks::{TaskMeta, TaskSlot, Tasks};
 use crate::context::{self, Slot};
 use crate::task::{JoinError, JoinHandle, Runnable, Stage};
 use crate::trace::{bump, Observer, TraceKind, WakeSource};
 
 thread_local! {
     static CURRENT: Slot<Scheduler> = const { RefCell::new(None) };
-}
-
-/// One task's slot in the slab.
-struct TaskSlot {
-    /// The future or its output. `None` only while the task is polled: it
-    /// is moved to the stack so the poll may spawn into the slab.
-    cell: Option<Pin<Box<dyn Runnable>>>,
-    /// What the task's wakers point at; `None` while polled, and once finished.
-    handle: Option<Arc<WakeHandle>>,
-    /// Serial of the spawn that filled this slot; stale keys do not match it.
-    serial: u32,
-    state: TaskState,
-}
-
-/// A task's name and where it was spawned. Kept only for tasks that were
-/// named, or when a trace or the slow-poll check will want them: most tasks
-/// never need one, and a slot has no room to spare.
-struct TaskMeta {
-    name: Option<Rc<str>>,
-    spawned_at: &'static Location<'static>,
-    /// A slow poll of this task was reported already (once per task).
-    warned_slow: bool,
-}
-
-/// The tasks and what hangs off them, behind one `RefCell`.
-struct Tasks {
-    slots: Slab<TaskSlot>,
-    /// The wakers of tasks awaiting a `JoinHandle`, by slot index. Kept
-    /// apart because most tasks are never awaited while they run, and a
-    /// `Waker` in every slot would cost 16 bytes a task (a third of a slot).
-    /// Taken (and woken) at completion, so no waker cycle outlives the task.
-    join_waiters: HashMap<u32, Waker>,
-    /// Names and spawn locations, by slot index (see [`TaskMeta`]).
-    meta: HashMap<u32, TaskMeta>,
-    next_serial: u32,
-}
-
-impl Tasks {
-    /// Frees a slot, with its metadata.
-    fn free(&mut self, index: u32) -> TaskSlot {
-        if !self.meta.is_empty() {
-            self.meta.remove(&index);
-        }
-        self.slots.remove(index as usize)
-    }
-
-    fn get_mut(&mut self, key: TaskKey) -> Option<&mut TaskSlot> {
-        self.slots
-            .get_mut(key.index as usize)
-            .filter(|slot| slot.serial == key.serial)
-    }
 }
 
 /// The run queues (see the module's comment).
@@ -433,22 +385,9 @@ impl Scheduler {
             return;
         }
         bump(&self.observer.counters.slow_polls, 1);
-        let mut tasks = self.tasks.borrow_mut();
-        let who = match tasks.meta.get_mut(&key.index) {
-            Some(meta) => {
-                if std::mem::replace(&mut meta.warned_slow, true) {
-                    return;
-                }
-                let name = meta
-                    .name
-                    .as_deref()
-                    .map(|n| format!(" \"{n}\""))
-                    .unwrap_or_default();
-                format!("task {}{name} (spawned at {})", key.serial, meta.spawned_at)
-            }
-            None => format!("task {}", key.serial),
+        let Some(who) = self.tasks.borrow_mut().first_slow_poll(key) else {
+            return; // reported already
         };
-        drop(tasks);
         eprintln!(
             "simul: {who} took {:.1} ms in one poll (threshold {:.1} ms); \
              every other task and socket waited meanwhile. \

@@ -20,13 +20,12 @@ use super::limits::{Reservation, Shared};
 use super::message::{Request, Response};
 use super::parse::{ParsedHead, RequestError, RequestParser};
 use super::stream::Stream;
+use crate::buffer::MAX_READ;
 use crate::http::buffer::ReadBuf;
 use crate::http::headers::Version;
 
 /// How long the close after a refusal may read and drop what the client still sends.
 pub(super) const LINGER: Duration = Duration::from_secs(2);
-/// How many bytes a read asks for, at least.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// The options and the shared accounting, as each connection sees them.
 pub(super) struct Context {
@@ -136,7 +135,7 @@ impl<S: Stream> Connection<S> {
                 deadline = Some(deadline_in(options.header_read_timeout));
             }
             let until = deadline.unwrap_or_else(|| deadline_in(options.keep_alive_timeout));
-            let spare = self.buf.spare(READ_CHUNK);
+            let spare = self.buf.read_room();
             let wait = until.saturating_duration_since(now());
             match timeout(wait, self.stream.read(spare)).await {
                 Ok(Ok(0)) if self.buf.is_empty() => return Ok(None),
@@ -160,14 +159,14 @@ impl<S: Stream> Connection<S> {
         }
         // Grown as bytes arrive, not to the announced length: a client that announces 16 MiB
         // and sends nothing costs nothing but its reservation.
-        let mut body = Vec::with_capacity(len.min(self.buf.len().max(READ_CHUNK)));
+        let mut body = Vec::with_capacity(len.min(self.buf.len().max(MAX_READ)));
         loop {
             let wanted = len - body.len();
             body.extend_from_slice(self.buf.take(wanted));
             if body.len() == len {
                 break;
             }
-            let spare = self.buf.spare(READ_CHUNK);
+            let spare = self.buf.read_room();
             match timeout(self.context.options.idle_timeout, self.stream.read(spare)).await {
                 Ok(Ok(n)) if n > 0 => self.buf.commit(n),
                 _ => return Err(Failure::Gone),
@@ -217,7 +216,7 @@ impl<S: Stream> Connection<S> {
     async fn linger(&mut self) {
         let until = deadline_in(LINGER);
         loop {
-            let spare = self.buf.spare(READ_CHUNK);
+            let spare = self.buf.read_room();
             let wait = until.saturating_duration_since(now());
             match timeout(wait, self.stream.read(spare)).await {
                 Ok(Ok(n)) if n > 0 => self.buf.consume(usize::MAX),
