@@ -451,9 +451,10 @@ fn two_hosts_one_redis_workers_killed_and_redis_restarted_lose_nothing_and_run_n
             process.log_tail()
         );
     }
-    // rq 2.12's warm stop sometimes hangs after "unsubscribing from channel" (a second signal
-    // within a second is ignored). Nothing is left to run (`rq:wip` is empty), so after a while
-    // it is killed; the check below then shows that no work horse outlived it.
+    // rq's warm stop can sit out a 60 s pub/sub poll after "unsubscribing from channel" (with
+    // redis-py 8.2, whose listener thread is joined without a timeout; `rq_support` pins 8.1),
+    // and a second signal within a second is ignored. Nothing is left to run (`rq:wip` is
+    // empty), so after 5 s it is killed; the check below shows that no work horse outlived it.
     let python_stop = python_worker.stop_within(Duration::from_secs(5));
     let redis_pid = redis.process.child.id();
     let mut leftovers = hosts.pids(Host::B);
