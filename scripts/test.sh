@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real servers the tests start on loopback, as binary:package pairs.
-servers="nginx:nginx redis-server:redis-server"
+# Real servers the tests start on loopback, as binary:package pairs; and the tools the chaos
+# test (tests/rq_chaos.rs) uses to make its two hosts and to watch their Redis.
+servers="nginx:nginx redis-server:redis-server redis-cli:redis-tools ip:iproute2"
 needed=()
 for pair in $servers; do
   bin=${pair%%:*}

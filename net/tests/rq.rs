@@ -680,6 +680,70 @@ async fn start_like_a_killed_worker(redis: &mut Connection, id: &str) {
         .unwrap();
 }
 
+/// What RQ's own worker leaves when it dies between the two steps of its start (the `rq:wip`
+/// entry written by the parent, status `started` and the `LREM` by the work horse): the id in
+/// the intermediate list *and* an expired `rq:wip` entry, the status still `queued`.
+async fn half_start_like_rq(redis: &mut Connection, id: &str) {
+    redis
+        .query(
+            &cmd("ZADD")
+                .arg("rq:wip:default")
+                .arg(1)
+                .arg(format!("{id}:exec1")),
+        )
+        .await
+        .unwrap();
+}
+
+#[test]
+fn recovery_never_requeues_the_intermediate_entry_of_a_run_it_failed_or_retried() {
+    run(async {
+        let url = fresh_url().await;
+        let mut q = queue(&url).await;
+        let plain = q.enqueue("mymodule.add", json!([1, 1])).await.unwrap();
+        let options = JobOptions::default().retries(1);
+        let retried = q
+            .enqueue_with("mymodule.add", json!([2, 2]), Map::new(), &options)
+            .await
+            .unwrap();
+        for id in [&plain, &retried] {
+            let redis = q.connection();
+            assert_eq!(&take_like_a_dying_worker(redis).await, id);
+            half_start_like_rq(redis, id).await;
+        }
+        let mut janitor = Connection::open(&url).await.unwrap();
+        let first = rq::recover(&mut janitor, "default", Duration::ZERO, "j")
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.abandoned, first.retried, first.first_seen),
+            (vec![plain.clone()], vec![retried.clone()], 2),
+            "the runs are ended; their ids in the intermediate list are only seen"
+        );
+        let second = rq::recover(&mut janitor, "default", Duration::ZERO, "j")
+            .await
+            .unwrap();
+        assert!(second.requeued.is_empty(), "{second:?}");
+        assert_eq!(second.dropped, [plain.as_str(), retried.as_str()]);
+        assert!(list(q.connection(), "rq:queue:default:intermediate")
+            .await
+            .is_empty());
+        // The retry is on the queue once; the failed job is not on it at all.
+        assert_eq!(
+            list(q.connection(), "rq:queue:default").await,
+            [retried.as_str()]
+        );
+        let summary = worker(&url, burst()).run().await.unwrap();
+        assert_eq!((summary.finished, summary.failed), (1, 0));
+        assert_eq!(q.status(&plain).await.unwrap(), Some(JobStatus::Failed));
+        assert_eq!(
+            q.latest_result(&retried).await.unwrap(),
+            Some(JobResult::Finished(json!(4)))
+        );
+        assert_eq!(q.failed_job_ids().await.unwrap(), [plain.as_str()]);
+    });
+}
+
 #[test]
 fn recovery_fails_an_abandoned_job_or_retries_it_when_it_has_retries() {
     run(async {

@@ -35,6 +35,14 @@ pub fn root() -> PathBuf {
 /// The example `name`, built by cargo for this test (as `tests/examples.rs` does: a filtered
 /// `cargo test --test rq_examples` would not build examples), with a clean environment.
 pub fn example(name: &str) -> Command {
+    let mut command = Command::new(executable(name));
+    command.env_remove("SIMUL_TRACE").env_remove("REDIS_URL");
+    command
+}
+
+/// The path of the example `name`, built as [`example`] builds it (for a test that runs it
+/// under another program, such as `ip netns exec`).
+pub fn executable(name: &str) -> &'static Path {
     static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let executables = EXECUTABLES.get_or_init(|| {
         let output = cargo_env::cargo()
@@ -59,9 +67,7 @@ pub fn example(name: &str) -> Command {
         .iter()
         .find(|(n, _)| n == name)
         .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
-    let mut command = Command::new(exe);
-    command.env_remove("SIMUL_TRACE").env_remove("REDIS_URL");
-    command
+    exe
 }
 
 /// A database of its own on the test binary's redis-server, emptied.

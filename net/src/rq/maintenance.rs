@@ -11,7 +11,12 @@
 //!   when it was already there on an earlier pass at least `grace` ago (RQ's own
 //!   `first_seen` key and rule). RQ fails these jobs instead; we requeue because our start
 //!   transaction removes the id from this list atomically with marking it started, so an id
-//!   still here provably never began.
+//!   still here, of a job still `queued`, never began. RQ's own worker starts in two steps (the
+//!   `rq:wip` entry first, then status `started` and the `LREM`), and one that dies between
+//!   them leaves the id here *and* in `rq:wip`: that run is failed (or retried) by the rule
+//!   below, and the id left here is **dropped**, never requeued, because the job has begun (its
+//!   status is no longer `queued`) or is already back on its queue (a retry). Requeuing it
+//!   would run the job a second time.
 //! - **An expired `rq:wip` entry** (the job started, then its worker stopped heartbeating):
 //!   the function may have run half-way, may have had side effects, may even be what killed the
 //!   worker. Running it again is the job's owner's call, so, as RQ does, the job is **failed**
@@ -54,6 +59,9 @@ pub struct Report {
     pub retried: Vec<String>,
     /// Ids whose `rq:wip` entry had expired, failed as abandoned.
     pub abandoned: Vec<String>,
+    /// Ids dropped from the intermediate list because their job had begun or was queued again
+    /// (an entry RQ's worker left behind when it died mid-start): requeuing would run it twice.
+    pub dropped: Vec<String>,
     /// Intermediate entries seen for the first time (handled on a later pass, after the grace).
     pub first_seen: usize,
 }
@@ -61,7 +69,10 @@ pub struct Report {
 impl Report {
     /// Whether the pass changed nothing.
     pub fn is_empty(&self) -> bool {
-        self.requeued.is_empty() && self.retried.is_empty() && self.abandoned.is_empty()
+        self.requeued.is_empty()
+            && self.retried.is_empty()
+            && self.abandoned.is_empty()
+            && self.dropped.is_empty()
     }
 }
 
@@ -218,9 +229,15 @@ async fn rescue(
 ) -> Result<(), Error> {
     let first_seen_key = keys.first_seen(id);
     for _ in 0..WATCH_RETRIES {
-        conn.query(&cmd("WATCH").arg(&keys.intermediate).arg(&keys.wip))
-            .await?
-            .into_result()?;
+        // The job's hash too: its status decides between requeuing and dropping.
+        conn.query(
+            &cmd("WATCH")
+                .arg(&keys.intermediate)
+                .arg(&keys.wip)
+                .arg(Keys::job(id)),
+        )
+        .await?
+        .into_result()?;
         let position = conn
             .query(&cmd("LPOS").arg(&keys.intermediate).arg(id))
             .await?
@@ -235,12 +252,10 @@ async fn rescue(
             .query(&cmd("EXISTS").arg(Keys::job(id)))
             .await?
             .into_result()?;
+        let mut stale = false;
         let commands = if exists == Value::Integer(0) {
             // Nothing to run: the hash expired or was deleted. Drop the id (RQ does the same).
-            vec![
-                cmd("LREM").arg(&keys.intermediate).arg(1).arg(id),
-                cmd("DEL").arg(&first_seen_key),
-            ]
+            forget_taken(keys, id)
         } else {
             let now = SystemTime::now();
             let first = conn
@@ -274,17 +289,54 @@ async fn rescue(
                     unwatch(conn).await?;
                     return Ok(());
                 }
-                Some(_) => transitions::requeue_taken(keys, id),
+                Some(_) if never_began(conn, keys, id).await? => {
+                    transitions::requeue_taken(keys, id)
+                }
+                Some(_) => {
+                    stale = true;
+                    forget_taken(keys, id)
+                }
             }
         };
         if exec_watched(conn, &commands).await? {
-            if exists != Value::Integer(0) {
+            if stale {
+                report.dropped.push(id.to_owned());
+            } else if exists != Value::Integer(0) {
                 report.requeued.push(id.to_owned());
             }
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// Removes `id` from the intermediate list and forgets when it was first seen there.
+fn forget_taken(keys: &Keys, id: &str) -> Vec<Cmd> {
+    vec![
+        cmd("LREM").arg(&keys.intermediate).arg(1).arg(id),
+        cmd("DEL").arg(keys.first_seen(id)),
+    ]
+}
+
+/// Whether job `id`, found in the intermediate list and in no `rq:wip` entry, never began: its
+/// status is still `queued` (every start, ours or RQ's, sets `started` in the same step that
+/// removes the id from the list) and it is not on its queue again (a retry of an abandoned run
+/// puts it there). Read under the caller's `WATCH` of the job's hash and the intermediate list;
+/// a take from the queue goes through the intermediate list, so it aborts that transaction too.
+async fn never_began(conn: &mut Connection, keys: &Keys, id: &str) -> Result<bool, Error> {
+    let status = conn
+        .query(&cmd("HGET").arg(Keys::job(id)).arg("status"))
+        .await?
+        .into_result()?;
+    // A hash with no status at all is not one a worker started: treat it as never begun.
+    if status.as_bytes().is_some_and(|s| s != b"queued") {
+        return Ok(false);
+    }
+    let queued = conn
+        .query(&cmd("LPOS").arg(&keys.queue).arg(id))
+        .await?
+        .into_result()?;
+    Ok(queued.is_nil())
 }
 
 /// Whether some member of `rq:wip` is an execution of job `id`.
@@ -330,6 +382,13 @@ pub(crate) async fn maintain(context: &Context, janitor: &mut Connection, queues
                 for id in &report.abandoned {
                     context.log(&format!(
                         "Abandoned job {}: moved to FailedJobRegistry",
+                        log_safe(id)
+                    ));
+                }
+                for id in &report.dropped {
+                    context.log(&format!(
+                        "Dropped job {} from the intermediate list: it had begun, or is queued \
+                         again (not requeued, or it would run twice)",
                         log_safe(id)
                     ));
                 }
