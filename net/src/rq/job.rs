@@ -18,11 +18,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::Value;
-
 pub use super::call::Call;
-use super::codec::{base64_decode, zlib_decompress};
+use super::codec::zlib_decompress;
 use super::error::Error;
+pub use super::job_options::JobOptions;
+pub use super::result::JobResult;
 use super::serializer::Serializer;
 
 /// `Queue.DEFAULT_TIMEOUT`: how long a job may run when its hash says nothing.
@@ -306,183 +306,9 @@ impl Job {
     }
 }
 
-/// Options of one enqueue: RQ's `job_timeout`, `result_ttl`, `failure_ttl`, `ttl`,
-/// `retry=Retry(max, interval)`, `at_front`, `depends_on`, and the serializer.
-///
-/// ```
-/// use std::time::Duration;
-/// use simul_net::rq::{JobOptions, Ttl};
-/// let options = JobOptions::default()
-///     .timeout(Some(Duration::from_secs(5)))
-///     .result_ttl(Ttl::Forever)
-///     .retries(2);
-/// assert_eq!(options.retries, 2);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobOptions {
-    /// How long the job may run (`timeout`); `None` for no limit (RQ's `-1`). Default 180 s.
-    pub timeout: Option<Duration>,
-    /// `result_ttl`; `None` leaves the field out, and workers keep results 500 s.
-    pub result_ttl: Option<Ttl>,
-    /// `failure_ttl`; `None` leaves the field out, and workers keep failures a year.
-    pub failure_ttl: Option<Ttl>,
-    /// `retries_left`: how many times a failure (or a worker's death) is retried.
-    pub retries: u32,
-    /// `retry_intervals`: seconds before each retry (RQ's `Retry(interval=[...])`); empty for
-    /// "at once".
-    pub retry_intervals: Vec<u64>,
-    /// Put the job at the head of the queue (`LPUSH`) instead of the tail.
-    pub at_front: bool,
-    /// `ttl`: drop the job if it has not started within this long.
-    pub ttl: Option<Duration>,
-    /// `depends_on`: the job is deferred until these jobs have finished.
-    pub depends_on: Vec<String>,
-    /// `Dependency(allow_failure=True)`: a failed dependency releases it too.
-    pub allow_dependency_failures: bool,
-    /// How `data` is written: pickle (RQ's default) or JSON.
-    pub serializer: Serializer,
-}
-
-impl Default for JobOptions {
-    fn default() -> JobOptions {
-        JobOptions {
-            timeout: Some(DEFAULT_TIMEOUT),
-            result_ttl: None,
-            failure_ttl: None,
-            retries: 0,
-            retry_intervals: Vec::new(),
-            at_front: false,
-            ttl: None,
-            depends_on: Vec::new(),
-            allow_dependency_failures: false,
-            serializer: Serializer::Pickle,
-        }
-    }
-}
-
-impl JobOptions {
-    /// Sets [`timeout`](Self::timeout).
-    pub fn timeout(mut self, limit: Option<Duration>) -> JobOptions {
-        self.timeout = limit;
-        self
-    }
-
-    /// Sets [`result_ttl`](Self::result_ttl).
-    pub fn result_ttl(mut self, ttl: Ttl) -> JobOptions {
-        self.result_ttl = Some(ttl);
-        self
-    }
-
-    /// Sets [`failure_ttl`](Self::failure_ttl).
-    pub fn failure_ttl(mut self, ttl: Ttl) -> JobOptions {
-        self.failure_ttl = Some(ttl);
-        self
-    }
-
-    /// Sets [`retries`](Self::retries).
-    pub fn retries(mut self, n: u32) -> JobOptions {
-        self.retries = n;
-        self
-    }
-
-    /// Sets [`retries`](Self::retries) and [`retry_intervals`](Self::retry_intervals): RQ's
-    /// `Retry(max=n, interval=[...])`.
-    pub fn retry(mut self, n: u32, intervals: &[Duration]) -> JobOptions {
-        self.retries = n;
-        self.retry_intervals = intervals.iter().map(Duration::as_secs).collect();
-        self
-    }
-
-    /// Sets [`at_front`](Self::at_front).
-    pub fn at_front(mut self, yes: bool) -> JobOptions {
-        self.at_front = yes;
-        self
-    }
-
-    /// Sets [`depends_on`](Self::depends_on).
-    pub fn depends_on<S: AsRef<str>>(mut self, ids: impl IntoIterator<Item = S>) -> JobOptions {
-        self.depends_on = ids.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        self
-    }
-
-    /// Sets [`allow_dependency_failures`](Self::allow_dependency_failures).
-    pub fn allow_dependency_failures(mut self, yes: bool) -> JobOptions {
-        self.allow_dependency_failures = yes;
-        self
-    }
-
-    /// Sets [`serializer`](Self::serializer).
-    pub fn serializer(mut self, serializer: Serializer) -> JobOptions {
-        self.serializer = serializer;
-        self
-    }
-}
-
-/// The outcome of a job's latest execution: the latest entry of `rq:results:<id>`, read as
-/// RQ's `job.latest_result()` reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobResult {
-    /// Type 1, SUCCESSFUL: the return value (`null` when the function returned `None`).
-    Finished(Value),
-    /// Type 2, FAILED: the exception text (`exc_string`).
-    Failed(String),
-    /// Another type: 3 STOPPED, 4 RETRIED, 5 MAX_RETRIES_EXCEEDED.
-    Other {
-        /// RQ's `Result.Type` number.
-        kind: u32,
-    },
-}
-
-impl JobResult {
-    /// Reads one stream entry's field/value pairs.
-    pub fn from_entry(id: &str, fields: &[(Vec<u8>, Vec<u8>)]) -> Result<JobResult, Error> {
-        let bad = |reason: &str| Error::BadResult {
-            id: id.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(f, _)| f == name.as_bytes())
-                .map(|(_, v)| v.as_slice())
-        };
-        let base64 = |name: &str| -> Result<Option<Vec<u8>>, Error> {
-            let Some(text) = field(name) else {
-                return Ok(None);
-            };
-            let text = std::str::from_utf8(text).map_err(|_| bad("a base64 field is not text"))?;
-            base64_decode(text)
-                .map(Some)
-                .ok_or_else(|| bad(&format!("{name} is not base64")))
-        };
-        let kind = field("type")
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .and_then(|t| t.parse::<u32>().ok())
-            .ok_or_else(|| bad("no numeric type field"))?;
-        match kind {
-            1 => match base64("return_value")? {
-                None => Ok(JobResult::Finished(Value::Null)),
-                Some(bytes) => Serializer::detect(&bytes)
-                    .loads(&bytes)
-                    .map(JobResult::Finished)
-                    .map_err(|e| bad(&format!("return_value: {e}"))),
-            },
-            2 => {
-                let packed = base64("exc_string")?.unwrap_or_default();
-                let text = zlib_decompress(&packed).ok_or_else(|| bad("exc_string is not zlib"))?;
-                Ok(JobResult::Failed(
-                    String::from_utf8_lossy(&text).into_owned(),
-                ))
-            }
-            kind => Ok(JobResult::Other { kind }),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rq::codec::base64_encode;
     use crate::rq::codec::zlib_compress;
 
     fn hash(fields: &[(&str, &[u8])]) -> HashMap<String, Vec<u8>> {
@@ -562,43 +388,5 @@ mod tests {
             let err = Call::from_data(data).unwrap_err();
             assert!(err.contains(expected), "{err} should say {expected}");
         }
-    }
-
-    #[test]
-    fn result_entries_of_each_type() {
-        let entry = |pairs: &[(&str, String)]| -> Vec<(Vec<u8>, Vec<u8>)> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect()
-        };
-        let ok = entry(&[
-            ("type", "1".into()),
-            ("return_value", base64_encode(b"322")),
-        ]);
-        assert_eq!(
-            JobResult::from_entry("j", &ok).unwrap(),
-            JobResult::Finished(322.into())
-        );
-        let none = entry(&[("type", "1".into())]);
-        assert_eq!(
-            JobResult::from_entry("j", &none).unwrap(),
-            JobResult::Finished(Value::Null)
-        );
-        let failed = entry(&[
-            ("type", "2".into()),
-            (
-                "exc_string",
-                base64_encode(&zlib_compress(b"ValueError: boom")),
-            ),
-        ]);
-        assert_eq!(
-            JobResult::from_entry("j", &failed).unwrap(),
-            JobResult::Failed("ValueError: boom".into())
-        );
-        let bad = entry(&[("type", "1".into()), ("return_value", "!!".into())]);
-        assert!(JobResult::from_entry("j", &bad).is_err());
-        let untyped = entry(&[("return_value", "MzIy".into())]);
-        assert!(JobResult::from_entry("j", &untyped).is_err());
     }
 }

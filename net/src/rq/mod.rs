@@ -22,7 +22,9 @@
 //! | `codec.rs` | UTC timestamps, uuid4, base64, zlib, Python's `repr`, log escaping |
 //! | `pickle.rs` | the plain-data pickle subset: opcodes scanned before decoding |
 //! | `serializer.rs` | [`Serializer`]: pickle or JSON, told apart by the first byte |
-//! | `job.rs`, `call.rs` | [`Job`], [`Call`], [`JobStatus`], [`JobResult`]: the hash, its `data`, results |
+//! | `job.rs`, `call.rs` | [`Job`], [`Call`], [`JobStatus`]: the hash and its `data` |
+//! | `job_options.rs` | [`JobOptions`]: how one job is enqueued |
+//! | `result.rs` | [`JobResult`]: an entry of a job's results stream |
 //! | `queue.rs` | [`Queue`]: enqueue (now, at a time, after dependencies), status, results |
 //! | `transitions.rs` | each state change of a job as a list of commands |
 //! | `scripts.rs` | the Lua scripts: the guarded end, priority take, scheduled moves, RQ's locks |
@@ -52,12 +54,14 @@ mod execution;
 mod functions;
 mod horse;
 mod job;
+mod job_options;
 mod keys;
 mod maintenance;
 mod options;
 mod pickle;
 mod queue;
 mod registration;
+mod result;
 mod scheduler;
 mod scripts;
 mod serializer;
