@@ -18,7 +18,8 @@
 //!
 //! ```text
 //! rq_worker [--url redis://host:port/db] [--burst] [--concurrency N] [--with-scheduler]
-//!           [--horse thread|process] [--maintenance-interval SECS] [--heartbeat-ttl SECS]
+//!           [--horse thread|process] [--max-lingering-threads N]
+//!           [--maintenance-interval SECS] [--heartbeat-ttl SECS]
 //!           [--heartbeat-interval SECS] [--worker-ttl SECS] [--intermediate-grace SECS]
 //!           [--name NAME] [QUEUE ...]
 //! ```
@@ -27,6 +28,8 @@
 //! are RQ's: one job at a time, maintenance every 600 s, heartbeat deadline 90 s renewed every
 //! 30 s, worker ttl 420 s, intermediate grace 60 s. `--horse process` runs each blocking job in
 //! a child process (this binary again), killed at the job's timeout, as RQ's work horse is.
+//! With threads, a timed-out job's thread runs on; `--max-lingering-threads` (default 32) is how
+//! many may, before new blocking jobs wait for one to return.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -38,7 +41,8 @@ use simul::time::parse_seconds;
 mod mymodule;
 
 const USAGE: &str = "usage: rq_worker [--url redis://host:port/db] [--burst] [--concurrency N] \
-    [--with-scheduler] [--horse thread|process] [--maintenance-interval SECS] \
+    [--with-scheduler] [--horse thread|process] [--max-lingering-threads N] \
+    [--maintenance-interval SECS] \
     [--heartbeat-ttl SECS] [--heartbeat-interval SECS] [--worker-ttl SECS] \
     [--intermediate-grace SECS] [--name NAME] [QUEUE ...]";
 
@@ -85,6 +89,12 @@ fn parse(args: &[String]) -> Result<(String, WorkerOptions), String> {
                     "process" => Horse::Process,
                     other => return Err(format!("--horse wants thread or process, not {other:?}")),
                 }
+            }
+            "--max-lingering-threads" => {
+                options.max_lingering_threads =
+                    value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("--max-lingering-threads wants a positive count, not {value:?}")
+                    })?
             }
             "--worker-ttl" => options.worker_ttl = seconds(flag, value)?,
             "--concurrency" => {

@@ -18,7 +18,7 @@ use super::codec::{log_safe, utc_timestamp, uuid4};
 use super::context::{Context, Interrupt, Running};
 use super::error::Error;
 use super::functions::{Handler, JobError, JobOutput};
-use super::horse::{run_blocking, Ended};
+use super::horse::{run_blocking, Blocking, Ended};
 use super::job::{Call, Job, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL};
 use super::keys::Keys;
 use super::registration;
@@ -230,7 +230,12 @@ async fn execute(context: &Context, job: &Job, running: &Running) -> Outcome {
         )))),
         Some(Handler::OnLoop(f)) => on_loop(f(call), limit, running).await,
         Some(Handler::OnThread(f)) => {
-            run_blocking(context.options.horse, f, call, limit, &running.interrupted).await
+            let how = Blocking {
+                mode: context.options.horse,
+                max_lingering: context.options.max_lingering_threads,
+                log: &|line| context.log(line),
+            };
+            run_blocking(how, f, call, limit, &running.interrupted).await
         }
     };
     match ended {

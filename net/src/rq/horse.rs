@@ -27,6 +27,7 @@ use simul_runtime::{select, Either};
 
 use super::functions::{Functions, Handler, JobError, JobOutput, OnThread};
 use super::job::Call;
+use super::lingering;
 use super::options::Horse;
 
 /// The environment variable that makes [`serve_horse`] serve one job instead of returning.
@@ -44,17 +45,25 @@ pub(crate) enum Ended {
     Interrupted,
 }
 
-/// Runs a blocking function `f` for `call` as `mode` says, for at most `limit`, or until
+/// How a worker runs its blocking jobs: [`Horse`], and for threads, how many abandoned ones may
+/// linger (`lingering.rs`) and where to say that jobs wait for them.
+pub(crate) struct Blocking<'a> {
+    pub(crate) mode: Horse,
+    pub(crate) max_lingering: usize,
+    pub(crate) log: &'a dyn Fn(&str),
+}
+
+/// Runs a blocking function `f` for `call` as `how` says, for at most `limit`, or until
 /// `interrupted` is set.
 pub(crate) async fn run_blocking(
-    mode: Horse,
+    how: Blocking<'_>,
     f: &OnThread,
     call: Call,
     limit: Option<Duration>,
     interrupted: &Event,
 ) -> Ended {
-    match mode {
-        Horse::Thread => on_thread(f, call, limit, interrupted).await,
+    match how.mode {
+        Horse::Thread => on_thread(&how, f, call, limit, interrupted).await,
         Horse::Process => match in_child(call, limit, interrupted).await {
             Ok(ended) => ended,
             Err(e) => Ended::Output(Err(JobError::new(format!(
@@ -83,18 +92,32 @@ async fn bounded<T>(
 }
 
 async fn on_thread(
+    how: &Blocking<'_>,
     f: &OnThread,
     call: Call,
     limit: Option<Duration>,
     interrupted: &Event,
 ) -> Ended {
+    // A thread is started only while few enough abandoned ones run (lingering.rs); the wait for
+    // one to end is not part of the job's timeout, but a stop ends it.
+    let mark = match select(
+        lingering::admit(how.max_lingering, how.log),
+        interrupted.wait(),
+    )
+    .await
+    {
+        Either::Left(mark) => mark,
+        Either::Right(()) => return Ended::Interrupted,
+    };
     let (send, receive) = oneshot::channel();
     let f = Arc::clone(f);
     let func = call.func.clone();
+    let thread_mark = mark.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("rq-job {func}"))
         .spawn(move || {
             let output = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(call)));
+            thread_mark.done();
             let _ = send.send(output);
         });
     if let Err(e) = spawned {
@@ -111,7 +134,10 @@ async fn on_thread(
         Ok(Err(_dropped)) => Ended::Output(Err(JobError::new(format!(
             "PanicException: the thread running {func} went away"
         )))),
-        Err(ended) => ended,
+        Err(ended) => {
+            mark.abandon();
+            ended
+        }
     }
 }
 

@@ -34,6 +34,7 @@
 //! | `context.rs` | what job tasks share; retrying until Redis answers |
 //! | `execution.rs` | one job: start, heartbeat, timeout, the one write of its outcome |
 //! | `horse.rs` | blocking jobs on threads of their own, or in work-horse processes |
+//! | `lingering.rs` | the bound on threads that timed-out jobs left running |
 //! | `functions.rs` | [`Functions`]: Rust functions registered by dotted name |
 //! | `registration.rs` | `rq:worker:<name>` and the indexes `rq info` reads |
 //! | `control.rs` | RQ's commands over `rq:pubsub:<name>` |
@@ -56,6 +57,7 @@ mod horse;
 mod job;
 mod job_options;
 mod keys;
+mod lingering;
 mod maintenance;
 mod options;
 mod pickle;
@@ -79,6 +81,7 @@ pub use job::{
     DEFAULT_TIMEOUT, MAX_SECONDS,
 };
 pub use keys::{Keys, QUEUES, WORKERS};
+pub use lingering::{lingering_threads, DEFAULT_MAX_LINGERING};
 pub use maintenance::{recover, Report};
 pub use options::{Horse, Summary, WorkerOptions};
 pub use pickle::{

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::lingering::DEFAULT_MAX_LINGERING;
+
 /// Where a blocking function ([`Functions::register_blocking`](super::Functions::register_blocking))
 /// runs. Async functions always run on the loop, and are dropped at their timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,6 +57,9 @@ pub struct WorkerOptions {
     pub scheduler_fallback: Duration,
     /// Where blocking functions run.
     pub horse: Horse,
+    /// With [`Horse::Thread`], how many threads of timed-out or stopped jobs may still run
+    /// before new blocking jobs wait for one of them to return. Default 32.
+    pub max_lingering_threads: usize,
 }
 
 impl Default for WorkerOptions {
@@ -75,6 +80,7 @@ impl Default for WorkerOptions {
             scheduler_interval: Duration::from_secs(1),
             scheduler_fallback: Duration::from_secs(120),
             horse: Horse::Thread,
+            max_lingering_threads: DEFAULT_MAX_LINGERING,
         }
     }
 }

@@ -1,0 +1,119 @@
+//! The threads that blocking jobs left behind: a thread cannot be stopped, so a job that timed
+//! out (or was stopped) on [`Horse::Thread`](super::Horse::Thread) is failed and its slot freed,
+//! and its thread runs on until the function returns. This file bounds how many such threads
+//! there may be.
+//!
+//! Invariant this file owns: **at most `max` abandoned threads are alive in the process.** A
+//! blocking job that would start a thread beyond that waits until one of them ends. Without the
+//! bound, a queue of jobs that never return and have a timeout would start a thread per job for
+//! ever; with it, the worker stops taking such work into threads, and says why once per episode.
+//!
+//! A thread's life is one atomic, moved once by whoever comes first:
+//! `RUNNING -> DONE` (the function returned while its job still waited for it), or
+//! `RUNNING -> ABANDONED` (the job gave up first), then `ABANDONED -> DONE` when the function
+//! returns. The count moves under the lock with the `-> ABANDONED` step, so a thread that ends
+//! at the same moment is counted out exactly once.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use simul_runtime::sync::oneshot;
+
+const RUNNING: u8 = 0;
+const DONE: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// The default bound on abandoned threads ([`WorkerOptions::max_lingering_threads`](super::WorkerOptions::max_lingering_threads)).
+pub const DEFAULT_MAX_LINGERING: usize = 32;
+
+struct Lingering {
+    /// Abandoned threads still running.
+    count: usize,
+    /// Jobs waiting for the count to drop, oldest first, woken one per thread that ends.
+    waiters: VecDeque<oneshot::Sender<()>>,
+    /// The "waiting" line was logged for the current episode.
+    said: bool,
+}
+
+static LINGERING: Mutex<Lingering> = Mutex::new(Lingering {
+    count: 0,
+    waiters: VecDeque::new(),
+    said: false,
+});
+
+fn lock() -> std::sync::MutexGuard<'static, Lingering> {
+    // A panic while holding this lock leaves only counters behind, which stay meaningful.
+    LINGERING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One job thread's state, shared by the thread and the job that started it.
+#[derive(Clone)]
+pub(crate) struct ThreadMark(Arc<AtomicU8>);
+
+impl ThreadMark {
+    fn new() -> ThreadMark {
+        ThreadMark(Arc::new(AtomicU8::new(RUNNING)))
+    }
+
+    /// Called by the thread when its function has returned.
+    pub(crate) fn done(&self) {
+        if self.0.swap(DONE, Ordering::AcqRel) == ABANDONED {
+            let mut lingering = lock();
+            lingering.count -= 1;
+            // The oldest waiter that is still there (a job stopped while it waited is not).
+            while let Some(waiter) = lingering.waiters.pop_front() {
+                if waiter.send(()).is_ok() {
+                    break;
+                }
+            }
+            if lingering.waiters.is_empty() {
+                lingering.said = false;
+            }
+        }
+    }
+
+    /// Called by the job when it stops waiting for the thread (timeout, stop).
+    pub(crate) fn abandon(&self) {
+        let mut lingering = lock();
+        if self
+            .0
+            .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            lingering.count += 1;
+        }
+    }
+}
+
+/// Waits until fewer than `max` abandoned threads are alive, then returns the mark for a new
+/// thread. `log` is told once per episode that jobs are waiting.
+pub(crate) async fn admit(max: usize, log: impl Fn(&str)) -> ThreadMark {
+    loop {
+        let wait = {
+            let mut lingering = lock();
+            if lingering.count < max.max(1) {
+                return ThreadMark::new();
+            }
+            if !std::mem::replace(&mut lingering.said, true) {
+                log(&format!(
+                    "{} blocking jobs that timed out still run on their threads (the limit is \
+                     {max}); new blocking jobs wait for one to return (--horse process kills \
+                     them at the timeout instead)",
+                    lingering.count
+                ));
+            }
+            let (send, receive) = oneshot::channel();
+            lingering.waiters.push_back(send);
+            receive
+        };
+        let _ = wait.await;
+    }
+}
+
+/// How many abandoned threads are alive now.
+pub fn lingering_threads() -> usize {
+    lock().count
+}

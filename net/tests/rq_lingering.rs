@@ -1,0 +1,138 @@
+//! The bound on threads that timed-out blocking jobs leave running (`rq/lingering.rs`, the
+//! invariant "at most `max` abandoned threads are alive"), against a real `redis-server`.
+//!
+//! A binary of its own: the count is the process's, and the timed-out sleeps of `rq.rs`'s tests
+//! would move it. The jobs' threads wait on a gate the test opens one thread at a time, so
+//! nothing here depends on how long anything takes, except the jobs' own 1 s timeout.
+
+mod redis_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use redis_support::{fresh_db, shared};
+use serde_json::json;
+use simul_net::redis::{cmd, Connection};
+use simul_net::rq::{
+    lingering_threads, Functions, JobOptions, JobStatus, Queue, Worker, WorkerOptions,
+};
+use simul_runtime::time::{self, timeout};
+use simul_runtime::{run, spawn};
+
+/// How many threads may pass: each `held` job takes one permit before it returns.
+static PERMITS: Mutex<usize> = Mutex::new(0);
+static OPENED: Condvar = Condvar::new();
+/// How many `held` jobs have entered their function.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+fn pass_the_gate() {
+    let mut permits = PERMITS.lock().unwrap();
+    while *permits == 0 {
+        permits = OPENED.wait(permits).unwrap();
+    }
+    *permits -= 1;
+}
+
+fn open_the_gate(n: usize) {
+    *PERMITS.lock().unwrap() += n;
+    OPENED.notify_all();
+}
+
+/// Polls `condition` on the loop (bounded: 10 s).
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+async fn until_status(queue: &mut Queue, id: &str, status: JobStatus) {
+    for _ in 0..1000 {
+        if queue.status(id).await.expect("status") == Some(status) {
+            return;
+        }
+        time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("job {id} never became {status}");
+}
+
+#[test]
+fn a_blocking_job_past_the_lingering_limit_waits_until_an_abandoned_thread_returns() {
+    run(async {
+        timeout(Duration::from_secs(60), async {
+            let url = shared().url(fresh_db());
+            let mut redis = Connection::open(&url).await.expect("open");
+            redis.query(&cmd("FLUSHDB")).await.expect("FLUSHDB");
+            let mut q = Queue::new(Connection::open(&url).await.expect("open"), "default");
+
+            let mut functions = Functions::new();
+            functions.register_blocking("held", |_call| {
+                STARTED.fetch_add(1, Ordering::SeqCst);
+                pass_the_gate();
+                Ok(json!("passed"))
+            });
+            let options = WorkerOptions {
+                concurrency: 4,
+                max_lingering_threads: 2,
+                log: false,
+                ..WorkerOptions::default()
+            };
+            let one_second = JobOptions::default().timeout(Some(Duration::from_secs(1)));
+            let mut abandoned = Vec::new();
+            for _ in 0..4 {
+                let id = q
+                    .enqueue_with("held", json!([]), Default::default(), &one_second)
+                    .await
+                    .unwrap();
+                abandoned.push(id);
+            }
+            let worker = Worker::new(&url, functions, options).expect("worker");
+            let stop = worker.stop_handle();
+            let worker = spawn(worker.run());
+
+            // Four threads started (none were abandoned yet), and all four timed out.
+            for id in &abandoned {
+                until_status(&mut q, id, JobStatus::Failed).await;
+            }
+            until("four abandoned threads", || lingering_threads() == 4).await;
+            assert_eq!(STARTED.load(Ordering::SeqCst), 4);
+
+            // A fifth job is taken (the worker has four free slots), but its thread may not
+            // start while two or more abandoned ones run.
+            let fifth = q.enqueue("held", json!([])).await.unwrap();
+            until_status(&mut q, &fifth, JobStatus::Started).await;
+            open_the_gate(2);
+            until("two abandoned threads returned", || {
+                lingering_threads() == 2
+            })
+            .await;
+            assert_eq!(
+                STARTED.load(Ordering::SeqCst),
+                4,
+                "the fifth thread started with the limit reached"
+            );
+
+            // One more returns: below the limit, the fifth starts.
+            open_the_gate(1);
+            until("the fifth job's thread started", || {
+                STARTED.load(Ordering::SeqCst) == 5
+            })
+            .await;
+            open_the_gate(2);
+            until_status(&mut q, &fifth, JobStatus::Finished).await;
+            stop.stop();
+            let summary = worker.await.unwrap().expect("worker ran");
+            assert_eq!((summary.failed, summary.finished), (4, 1));
+            until("every abandoned thread returned", || {
+                lingering_threads() == 0
+            })
+            .await;
+        })
+        .await
+        .expect("the test hung");
+    });
+}
