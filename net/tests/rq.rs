@@ -7,12 +7,14 @@
 //! started polls Redis for that state, with a deadline.
 
 mod redis_support;
+mod rq_common;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use redis_support::{fresh_db, shared};
+use rq_common::until_status;
 use serde_json::{json, Map};
 use simul_net::redis::{cmd, Connection, Value};
 use simul_net::rq::{
@@ -85,17 +87,6 @@ fn burst() -> WorkerOptions {
         burst: true,
         ..WorkerOptions::default()
     }
-}
-
-/// Polls job `id` until it has `status` (bounded: 10 s).
-async fn until_status(queue: &mut Queue, id: &str, status: JobStatus) {
-    for _ in 0..1000 {
-        if queue.status(id).await.expect("status") == Some(status) {
-            return;
-        }
-        time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("job {id} never became {status}");
 }
 
 async fn ttl(redis: &mut Connection, key: &str) -> i64 {

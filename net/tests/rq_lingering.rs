@@ -6,12 +6,14 @@
 //! nothing here depends on how long anything takes, except the jobs' own 1 s timeout.
 
 mod redis_support;
+mod rq_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use redis_support::{fresh_db, shared};
+use rq_common::until_status;
 use serde_json::json;
 use simul_net::redis::{cmd, Connection};
 use simul_net::rq::{
@@ -48,16 +50,6 @@ async fn until(what: &str, condition: impl Fn() -> bool) {
         time::sleep(Duration::from_millis(10)).await;
     }
     panic!("never: {what}");
-}
-
-async fn until_status(queue: &mut Queue, id: &str, status: JobStatus) {
-    for _ in 0..1000 {
-        if queue.status(id).await.expect("status") == Some(status) {
-            return;
-        }
-        time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("job {id} never became {status}");
 }
 
 #[test]
