@@ -46,7 +46,10 @@ fn outputs_come_out_as_their_children_finish() {
         while let Some((index, secs)) = all.next().await {
             seen.push((index, secs, (now() - start).as_secs()));
         }
-        assert!(all.next().await.is_none(), "after the last output, `next` stays `None`");
+        assert!(
+            all.next().await.is_none(),
+            "after the last output, `next` stays `None`"
+        );
         seen
     });
     assert_eq!(seen, [(1, 1, 1), (2, 2, 2), (0, 3, 3)]);
@@ -79,7 +82,11 @@ fn only_the_woken_children_are_polled() {
     });
     assert_eq!(busy.polls(), 1000);
     let polls: Vec<usize> = idle.iter().map(Probe::polls).collect();
-    assert!(polls.iter().all(|&n| n == 2), "idle children polled {:?} times", &polls[..5]);
+    assert!(
+        polls.iter().all(|&n| n == 2),
+        "idle children polled {:?} times",
+        &polls[..5]
+    );
 }
 
 /// Ten wakes of one child between two polls cost that child one poll, and no other child is
@@ -98,7 +105,10 @@ fn many_wakes_of_one_child_coalesce_into_one_poll() {
             probes[1].wake();
         }
         settle().await;
-        assert_eq!(probes.iter().map(Probe::polls).collect::<Vec<_>>(), [1, 2, 1]);
+        assert_eq!(
+            probes.iter().map(Probe::polls).collect::<Vec<_>>(),
+            [1, 2, 1]
+        );
         probes.iter().for_each(Probe::complete);
         drain.await.unwrap();
     });
@@ -125,7 +135,10 @@ fn children_finishing_together_all_come_out() {
         assert_eq!(all.next().await, Some((1, ())));
         assert_eq!(all.next().await, None);
     });
-    assert_eq!(probes.iter().map(Probe::polls).collect::<Vec<_>>(), [2, 2, 2]);
+    assert_eq!(
+        probes.iter().map(Probe::polls).collect::<Vec<_>>(),
+        [2, 2, 2]
+    );
 }
 
 /// A child that wakes itself during its own poll is polled again: the wake is not lost.
