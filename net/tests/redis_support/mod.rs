@@ -87,8 +87,9 @@ impl RedisServer {
     }
 
     /// A server of one's own that also listens with TLS (`--tls-port`), serving `pem`'s
-    /// certificate; clients are not asked for one. The PEM files (`ca.pem` among them) are in
-    /// [`tls_dir`](Self::tls_dir).
+    /// certificate; clients are not asked for one unless `extra` says
+    /// `--tls-auth-clients yes` (it comes last, and redis-server takes the last value given).
+    /// The PEM files (`ca.pem` among them) are in [`tls_dir`](Self::tls_dir).
     pub fn start_tls(extra: &[&str], pem: &TlsPem) -> RedisServer {
         let files = fresh_dir();
         for (name, text) in [
@@ -100,8 +101,7 @@ impl RedisServer {
         }
         let tls_port = free_port();
         let path = |name: &str| files.join(name).display().to_string();
-        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        args.extend([
+        let mut args: Vec<String> = vec![
             "--tls-port".into(),
             tls_port.to_string(),
             "--tls-cert-file".into(),
@@ -112,7 +112,8 @@ impl RedisServer {
             path("ca.pem"),
             "--tls-auth-clients".into(),
             "no".into(),
-        ]);
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut server = RedisServer::start(&args);
         // redis-server binds both ports before it answers the first PING.
