@@ -13,13 +13,13 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::common::ECHO_MSG;
+use crate::common::{yield_now, ECHO_MSG};
 
 /// How long each hot-socket sample sleeps.
 pub const HOT_SLEEP: Duration = Duration::from_millis(10);
@@ -82,6 +82,8 @@ pub struct Prober {
     /// trip that will never be answered (the runtime under test has stopped
     /// serving, but its socket may still be open).
     socket: Mutex<Option<TcpStream>>,
+    /// Round trips completed so far.
+    done: Arc<AtomicUsize>,
 }
 
 impl Prober {
@@ -90,12 +92,14 @@ impl Prober {
             stop: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
             socket: Mutex::new(None),
+            done: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Starts measuring against the echo server at `addr`.
     pub fn start(&self, addr: SocketAddr) {
         let stop = Arc::clone(&self.stop);
+        let done = Arc::clone(&self.done);
         let mut stream = TcpStream::connect(addr).expect("connect to the echo server");
         stream.set_nodelay(true).expect("nodelay");
         *self.socket.lock().unwrap() = Some(stream.try_clone().expect("clone the socket"));
@@ -108,10 +112,21 @@ impl Prober {
                     break;
                 }
                 rtts.push(sent.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
             }
             rtts
         });
         *self.thread.lock().unwrap() = Some(thread);
+    }
+
+    /// Waits (yielding to the runtime, which must still serve the echo) until at least one
+    /// round trip is done, or 10 s have passed. A tiny run's busy phase is over in a few
+    /// milliseconds, which on a loaded machine can be before the prober's first round trip.
+    pub async fn first_round_trip(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.done.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+            yield_now().await;
+        }
     }
 
     /// Stops the thread and returns its round trips.

@@ -167,7 +167,9 @@ impl Workloads for Simul {
             for task in busy {
                 finished += usize::from(task.await.is_ok());
             }
-            meter.stop(finished)
+            let timed = meter.stop(finished);
+            prober.first_round_trip().await;
+            timed
         })
     }
 

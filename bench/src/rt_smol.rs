@@ -185,7 +185,9 @@ impl Workloads for Smol {
                 task.await;
                 finished += 1;
             }
-            meter.stop(finished)
+            let timed = meter.stop(finished);
+            prober.first_round_trip().await;
+            timed
         })
     }
 

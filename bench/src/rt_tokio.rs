@@ -199,7 +199,9 @@ impl Workloads for Tokio {
             for task in busy {
                 finished += usize::from(task.await.is_ok());
             }
-            meter.stop(finished)
+            let timed = meter.stop(finished);
+            prober.first_round_trip().await;
+            timed
         })
     }
 
