@@ -125,8 +125,8 @@ fn nine_in_ten_cancelled_the_rest_fire_in_order_and_only_they_cascade() {
 
 /// Equal deadlines fire in creation order, whatever happened to the slot in between: some of
 /// the timers are cancelled (a slot whose list is compacted by moving its last entry into the
-/// hole reorders it), and some were made long before, on a higher level, and cascaded down into
-/// the slot where the later ones were put directly.
+/// hole reorders it), and some were made 5 s before the others, on a higher level, and cascaded
+/// down to meet them.
 #[test]
 fn equal_deadlines_fire_in_creation_order_after_cancels_and_cascades() {
     let rt = virtual_rt();
