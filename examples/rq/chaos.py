@@ -10,7 +10,9 @@ appends to PATH names the job that ran.
 `audit` prints, for each id: `<id> <status> <worker_name> <results> <registries> <why>`, where
 `results` counts the job's entries in its result stream (one per recorded outcome), `registries`
 is `F` if the id is in the finished registry, `X` if in the failed one (`FX` both, `-` neither),
-and `why` is `AbandonedJobError` if the last failure says so, else its first word (`-`: none);
+and `why` is `AbandonedJobError` if the last failure says so, `RedisOutage` if it is one of
+redis-py's exceptions (rq's worker failing a job because Redis was away when it ended it),
+else its first word (`-`: none);
 then `registries: queued=Q intermediate=I started=S finished=F failed=X`.
 """
 
@@ -56,7 +58,14 @@ def audit(redis, ids_file):
         why = "-"
         if failures and failures[0].exc_string:
             text = failures[0].exc_string
-            why = "AbandonedJobError" if "AbandonedJobError" in text else text.split()[0]
+            if "AbandonedJobError" in text:
+                why = "AbandonedJobError"
+            elif "redis.exceptions." in text:
+                # rq's worker could not reach Redis while it ended the job (down, or loading its
+                # AOF after the restart) and recorded the job as failed with that error.
+                why = "RedisOutage"
+            else:
+                why = text.split()[0]
         print("%s %s %s %d %s %s" % (job_id, job.get_status().value, job.worker_name or "-",
                                      len(results), registries or "-", why))
     print("registries: queued=%d intermediate=%d started=%d finished=%d failed=%d" % (
