@@ -420,8 +420,8 @@ fn defined_invariants(list: &str) -> BTreeSet<u32> {
 
 /// The invariant numbers `text` cites: the word `invariant` (or `invariants`, any case), a space,
 /// then numbers joined by `, `, ` and ` or `, and `, as in "invariant 4" or "invariants 2, 3 and
-/// 5". A citation of the design document that is not in the repository ("DESIGN invariant 4")
-/// is refused: it points nowhere.
+/// 5". A citation of a design document outside the repository ("design invariant 4", in any
+/// case) is refused: it points nowhere.
 fn cited_invariants(text: &str) -> Result<Vec<u32>, String> {
     let lower = text.to_ascii_lowercase();
     let mut cited = Vec::new();
@@ -436,7 +436,7 @@ fn cited_invariants(text: &str) -> Result<Vec<u32>, String> {
         }
         if lower[..at].ends_with("design ") {
             return Err(format!(
-                "{}: cite docs/INVARIANTS.md as `invariant N`; there is no DESIGN document in the repository",
+                "{}: cite docs/INVARIANTS.md as `invariant N`; no design document outside the repository can be cited",
                 excerpt(text, at)
             ));
         }
@@ -548,7 +548,7 @@ fn invariant_citations_are_parsed_as_documented() {
         cited_invariants("the invariant owned here; invariants: none"),
         Ok(vec![])
     );
-    assert!(cited_invariants("(DESIGN invariant 1)").is_err());
+    assert!(cited_invariants("(Design invariant 1)").is_err());
     assert_eq!(
         defined_invariants("# The list\n## 1. No lost wakeup\ntext 2. no\n## 12. Twelve\n"),
         BTreeSet::from([1, 12])
