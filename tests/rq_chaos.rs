@@ -18,8 +18,10 @@
 //! - **failed by Python's worker with a Redis error**: one result entry, its line at most once.
 //!   rq 2.12's worker records a job as failed when Redis does not answer (or answers `LOADING`
 //!   while it reads its AOF) as the worker ends the job, even after the function returned: the
-//!   very loss of a success that our worker retries its way out of. It is rq's behaviour, not
-//!   ours, so it is counted apart, and only for jobs Python's worker ran;
+//!   very loss of a success that our worker retries its way out of. Its forked work horse may
+//!   also die of the outage, and the job is failed "Work-horse terminated unexpectedly", before
+//!   the job names its worker. Both are rq's behaviour, not ours (ours name their worker in the
+//!   start transaction, and write neither text), so they are counted apart;
 //! - anything else is **lost** (still queued, taken, started, missing, or failed otherwise);
 //! - a line twice is a job **run twice**, whatever its status says.
 //!
@@ -519,11 +521,11 @@ fn two_hosts_one_redis_workers_killed_and_redis_restarted_lose_nothing_and_run_n
                     abandoned_before += 1;
                 }
             }
-            ("failed", "RedisOutage")
+            ("failed", "RedisOutage" | "WorkHorseDied")
                 if fate.results == 1
                     && fate.registries == "X"
                     && ran <= 1
-                    && fate.worker.starts_with("chaos-python-") =>
+                    && (fate.worker.starts_with("chaos-python-") || fate.worker == "-") =>
             {
                 python_outage += 1;
             }

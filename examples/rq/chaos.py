@@ -12,6 +12,7 @@ appends to PATH names the job that ran.
 is `F` if the id is in the finished registry, `X` if in the failed one (`FX` both, `-` neither),
 and `why` is `AbandonedJobError` if the last failure says so, `RedisOutage` if it is one of
 redis-py's exceptions (rq's worker failing a job because Redis was away when it ended it),
+`WorkHorseDied` if rq's worker failed it because its work horse exited without an outcome,
 else its first word (`-`: none);
 then `registries: queued=Q intermediate=I started=S finished=F failed=X`.
 """
@@ -60,6 +61,10 @@ def audit(redis, ids_file):
             text = failures[0].exc_string
             if "AbandonedJobError" in text:
                 why = "AbandonedJobError"
+            elif text.startswith("Work-horse terminated unexpectedly"):
+                # rq's worker saw its forked work horse exit without an outcome (here: the horse
+                # could not reach Redis as it ended the job) and failed the job.
+                why = "WorkHorseDied"
             elif "redis.exceptions." in text:
                 # rq's worker could not reach Redis while it ended the job (down, or loading its
                 # AOF after the restart) and recorded the job as failed with that error.
