@@ -250,17 +250,18 @@ fn timeout_around_an_always_ready_reader_elapses_within_one_budget() {
 }
 
 // Invariant: a task that reads a socket which never runs dry does not
-// keep a timer from firing. Without the budget this test fails: the reader
-// reaches its cap (a million bytes) before the timer's task runs again.
+// keep a timer from firing. The socket is filled before the reader starts,
+// and the reader stops once it has read all of it, so it never sees
+// `WouldBlock` (nothing but the budget can make it return `Pending`).
+// Without the budget this test fails: the reader takes every byte in its
+// first poll, and the timer's task runs only after it has finished. With
+// it, the 2 ms timer fires long before one-byte reads can drain the
+// socket's buffer (some hundred thousand system calls).
 #[test]
 fn hot_reader_does_not_starve_a_timer() {
-    const CAP: usize = 1_000_000;
     let (ours, theirs) = UnixStream::pair().unwrap();
-    // A writer thread keeps the socket full until the reader end closes.
-    let writer = std::thread::spawn(move || {
-        let chunk = [1u8; 4096];
-        while (&theirs).write_all(&chunk).is_ok() {}
-    });
+    let filled = fill(&theirs);
+    assert!(filled > 10_000, "the socket took only {filled} bytes");
     let reader_got = real_rt().block_on(async move {
         ours.set_nonblocking(true).unwrap();
         let ours = IoSource::new(mio::net::UnixStream::from_std(ours)).unwrap();
@@ -268,7 +269,7 @@ fn hot_reader_does_not_starve_a_timer() {
         let counted = Rc::clone(&got);
         let reader = spawn(async move {
             let mut byte = [0u8; 1];
-            while counted.get() < CAP {
+            while counted.get() < filled {
                 ours.read_with(|s| (&*s).read(&mut byte)).await.unwrap();
                 counted.set(counted.get() + 1);
             }
@@ -278,9 +279,27 @@ fn hot_reader_does_not_starve_a_timer() {
         reader.abort();
         when_the_timer_fired
     });
-    writer.join().unwrap();
+    drop(theirs);
     assert!(
-        reader_got < CAP,
-        "the reader read {reader_got} bytes before the timer could fire"
+        reader_got < filled,
+        "the reader read all {reader_got} bytes before the timer could fire"
     );
+}
+
+/// Writes into `socket` until its buffer is full, and returns how many
+/// bytes it took.
+fn fill(socket: &UnixStream) -> usize {
+    socket.set_nonblocking(true).unwrap();
+    let chunk = [1u8; 4096];
+    let mut filled = 0;
+    for size in [4096, 512, 1] {
+        loop {
+            match (&*socket).write(&chunk[..size]) {
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("filling the socket: {e}"),
+            }
+        }
+    }
+    filled
 }
