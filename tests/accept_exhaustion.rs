@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use cargo_env::Examples;
 use simul::net::http::server::{Response, Server};
 
 const CHILD: &str = "SIMUL_EXHAUSTION_CHILD";
@@ -218,31 +219,8 @@ fn echo_server_out_of_descriptors_backs_off_and_recovers() {
     survives_exhaustion(server, b"ping\n", b"ping\n");
 }
 
-/// Builds the echo_server example and returns its path (from cargo's JSON
-/// messages, so any target directory works).
+/// The echo_server example, built by cargo for this test.
 fn echo_server() -> PathBuf {
-    let output = cargo_env::cargo()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "simul",
-            "--example",
-            "echo_server",
-        ])
-        .arg("--message-format=json-render-diagnostics")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cannot run cargo");
-    assert!(output.status.success(), "building echo_server failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find_map(|m| {
-            (m["target"]["name"] == "echo_server")
-                .then(|| m["executable"].as_str().map(PathBuf::from))
-                .flatten()
-        })
-        .expect("cargo reported no echo_server executable")
+    static EXAMPLES: Examples = Examples::new(&["echo_server"]);
+    EXAMPLES.path("echo_server").to_path_buf()
 }

@@ -2,51 +2,26 @@
 //! infinite, past a century, not a number): each example exits with status 2 and a message naming
 //! the flag, never with a panic (status 101). And the largest allowed value still works.
 //!
-//! The examples are built once by cargo for this test (a filtered `cargo test --test
-//! duration_flags` would not build them) and found through cargo's JSON messages.
+//! The examples are built once by cargo for this test (`cargo_env::Examples`).
 
 mod cargo_env;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
+use cargo_env::Examples;
 use simul::net::http::server::{Response, Server};
 
 /// What a user might type where seconds are expected, and must be refused.
 const ABSURD: [&str; 8] = ["1e19", "1e20", "-1", "NaN", "inf", "-inf", "1e400", "soon"];
 
+/// The examples whose flags this file tries.
+static EXAMPLES: Examples = Examples::new(&["http_get", "rq_worker", "rq_enqueue", "chess_simul"]);
+
 fn example(name: &str) -> Command {
-    static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
-    let executables = EXECUTABLES.get_or_init(|| {
-        let output = cargo_env::cargo()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "--package", "simul"])
-            .args(["--example", "http_get", "--example", "rq_worker"])
-            .args(["--example", "rq_enqueue", "--example", "chess_simul"])
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot run cargo");
-        assert!(output.status.success(), "building the examples failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter_map(|message| {
-                let name = message["target"]["name"].as_str()?.to_owned();
-                Some((name, PathBuf::from(message["executable"].as_str()?)))
-            })
-            .collect()
-    });
-    let (_, exe) = executables
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
-    let mut command = Command::new(exe);
+    let mut command = EXAMPLES.command(name);
     // Nothing may be contacted: a refused flag must stop the example before any connection.
     command
         .env("REDIS_URL", "redis://127.0.0.1:1")
-        .env_remove("SIMUL_TRACE")
         .stdin(Stdio::null());
     command
 }

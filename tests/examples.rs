@@ -3,18 +3,11 @@
 //! prints (after a `#` header line per version, where there are several).
 //!
 //! The examples are built once, by cargo itself, and cargo says where it
-//! put them: the paths come from its JSON messages, so a target directory
-//! set by `CARGO_TARGET_DIR`, by `.cargo/config.toml` or by a `--target`
-//! triple needs no guessing here.
+//! put them (`cargo_env::Examples`).
 
 mod cargo_env;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
-const EXAMPLES: [&str; 4] = ["processes", "threads", "coroutine", "tour"];
+use cargo_env::Examples;
 
 /// Runs example `name` and returns its stdout, after checking that it
 /// exited with status 0.
@@ -22,19 +15,17 @@ fn run_example(name: &str) -> String {
     run_example_with(name, &[]).0
 }
 
+/// The examples this file runs.
+static EXAMPLES: Examples = Examples::new(&["processes", "threads", "coroutine", "tour"]);
+
 /// Runs example `name` with `env` added (and `SIMUL_TRACE` only if `env` sets it) and
 /// returns its stdout and stderr, after checking that it exited with status 0.
 fn run_example_with(name: &str, env: &[(&str, &str)]) -> (String, String) {
-    static EXECUTABLES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    let executables = EXECUTABLES.get_or_init(build_examples);
-    let path = executables
-        .get(name)
-        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
-    let output = Command::new(path)
-        .env_remove("SIMUL_TRACE")
+    let output = EXAMPLES
+        .command(name)
         .envs(env.iter().copied())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+        .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"));
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
@@ -43,36 +34,6 @@ fn run_example_with(name: &str, env: &[(&str, &str)]) -> (String, String) {
     );
     let stdout = String::from_utf8(output.stdout).expect("the example printed UTF-8");
     (stdout, stderr)
-}
-
-/// Builds the examples this file runs (only these: another example being
-/// edited must not fail these tests) and maps each name to its executable.
-fn build_examples() -> HashMap<String, PathBuf> {
-    let output = cargo_env::cargo()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--package", "simul"])
-        .args(EXAMPLES.iter().flat_map(|name| ["--example", name]))
-        // Artifacts as JSON on stdout, compiler errors as text on stderr.
-        .arg("--message-format=json-render-diagnostics")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cannot run cargo");
-    assert!(
-        output.status.success(),
-        "building the examples failed: see cargo's errors above"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|message| {
-            // Only executables have an "executable" path (it is null for
-            // libraries and build scripts).
-            let name = message["target"]["name"].as_str()?;
-            let path = message["executable"].as_str()?;
-            Some((name.to_owned(), PathBuf::from(path)))
-        })
-        .collect()
 }
 
 #[test]

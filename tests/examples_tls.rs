@@ -16,8 +16,9 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 
+use cargo_env::Examples;
 use common_nginx::{Nginx, TlsFiles};
 use simul::net::tls::rustls::ServerConfig;
 use simul::net::tls::TlsStream;
@@ -27,34 +28,10 @@ use tls_support::{Pki, TempDir, Validity};
 /// The example `name`, built by cargo on first use (a filtered `cargo test --test examples_tls`
 /// would not build examples), with an environment free of trust settings.
 fn example(name: &str) -> Command {
-    static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
-    let executables = EXECUTABLES.get_or_init(|| {
-        let output = cargo_env::cargo()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "--package", "simul"])
-            .args(["--example", "http_get", "--example", "reddit_top"])
-            .args(["--example", "rq_worker", "--example", "rq_enqueue"])
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot run cargo");
-        assert!(output.status.success(), "building the examples failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter_map(|message| {
-                let name = message["target"]["name"].as_str()?.to_owned();
-                Some((name, PathBuf::from(message["executable"].as_str()?)))
-            })
-            .collect()
-    });
-    let (_, exe) = executables
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
-    let mut command = Command::new(exe);
+    static EXAMPLES: Examples =
+        Examples::new(&["http_get", "reddit_top", "rq_worker", "rq_enqueue"]);
+    let mut command = EXAMPLES.command(name);
     command
-        .env_remove("SIMUL_TRACE")
         .env_remove("SSL_CERT_FILE")
         .env_remove("SSL_CERT_DIR")
         .env_remove("REDIS_URL")

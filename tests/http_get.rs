@@ -12,12 +12,12 @@
 mod cargo_env;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cargo_env::Examples;
 use simul::net::http::server::{Request, Response, Server};
 
 /// One request as the fixture server saw it.
@@ -101,33 +101,11 @@ fn route(request: &Request) -> Response {
     }
 }
 
-/// The example's binary, built on first use.
-fn http_get_binary() -> &'static PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let output = cargo_env::cargo()
-            .args(["build", "--quiet", "-p", "simul", "--example", "http_get"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build --example http_get");
-        assert!(
-            output.status.success(),
-            "cargo build --example http_get failed"
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "http_get")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo named no http_get executable")
-    })
-}
-
 /// Runs `http_get ARGS...`.
 fn http_get(args: &[&str]) -> Output {
-    Command::new(http_get_binary())
+    static EXAMPLES: Examples = Examples::new(&["http_get"]);
+    EXAMPLES
+        .command("http_get")
         .args(args)
         .stdin(Stdio::null())
         .output()

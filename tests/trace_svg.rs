@@ -7,30 +7,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
+use cargo_env::Examples;
 use serde_json::Value;
 
-/// An example's executable. `cargo test` builds the examples next to the
-/// test binaries (`target/debug/deps/THIS_TEST` → `target/debug/examples/NAME`);
-/// when only this test was asked for, cargo may not have, so build it then.
+/// A command that runs example `name`, built by cargo for this test.
 fn example(name: &str) -> Command {
-    let mut dir = std::env::current_exe().expect("the test binary has a path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let exe: PathBuf = dir.join("examples").join(name);
-    if !exe.exists() {
-        let built = cargo_env::cargo()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "--package", "simul", "--example", name])
-            .status()
-            .expect("cannot run cargo");
-        assert!(built.success(), "building example {name} failed");
-    }
-    assert!(exe.exists(), "{} was not built", exe.display());
-    let mut command = Command::new(exe);
-    command.env_remove("SIMUL_TRACE");
-    command
+    static EXAMPLES: Examples = Examples::new(&["chess_simul", "trace_svg"]);
+    EXAMPLES.command(name)
 }
 
 /// A fresh path in the temporary directory for this test's files.

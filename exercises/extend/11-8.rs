@@ -34,8 +34,8 @@ mod tls_support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
+use cargo_env::Examples;
 use common_nginx::{Nginx, TlsFiles};
 use simul::net::tls::TlsStream;
 use simul::net::TcpStream;
@@ -44,31 +44,8 @@ use tls_support::{Pki, TempDir};
 /// The `http_get` example, built by cargo on first use, with an environment free of trust
 /// settings.
 fn http_get() -> Command {
-    static EXECUTABLE: OnceLock<PathBuf> = OnceLock::new();
-    let exe = EXECUTABLE.get_or_init(|| {
-        let output = cargo_env::cargo()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "simul",
-                "--example",
-                "http_get",
-            ])
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot run cargo");
-        assert!(output.status.success(), "building http_get failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "http_get")
-            .find_map(|message| Some(PathBuf::from(message["executable"].as_str()?)))
-            .expect("cargo reported no executable for http_get")
-    });
-    let mut command = Command::new(exe);
+    static EXAMPLES: Examples = Examples::new(&["http_get"]);
+    let mut command = EXAMPLES.command("http_get");
     command
         .env_remove("SSL_CERT_FILE")
         .env_remove("SSL_CERT_DIR")

@@ -19,24 +19,18 @@
 //! Copy this file to `tests/trace_pool.rs` and run
 //! `timeout 300 cargo test --test trace_pool`.
 
+mod cargo_env;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 
+use cargo_env::Examples;
 use serde_json::Value;
 
-/// An example's executable; `cargo test` builds the examples next to the test binaries.
+/// A command that runs example `name`, built by cargo for this test.
 fn example(name: &str) -> Command {
-    let mut dir = std::env::current_exe().expect("the test binary has a path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let exe: PathBuf = dir.join("examples").join(name);
-    assert!(exe.exists(), "{} was not built", exe.display());
-    let mut command = Command::new(exe);
-    command.env_remove("SIMUL_TRACE");
-    command
+    static EXAMPLES: Examples = Examples::new(&["processes", "trace_svg"]);
+    EXAMPLES.command(name)
 }
 
 /// The `processes` example waits for its four children on the blocking pool, all at once: its

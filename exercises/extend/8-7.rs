@@ -13,19 +13,16 @@
 //! Copy this file to `tests/chess_masters.rs` and run
 //! `timeout 300 cargo test --test chess_masters`.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod cargo_env;
 
-/// `cargo test` builds the examples next to the test binaries.
+use cargo_env::Examples;
+
+/// Runs the chess_simul example, built by cargo for this test, with `args`: its exit status and
+/// its lines.
 fn chess_simul(args: &[&str]) -> (i32, Vec<String>) {
-    let mut path = std::env::current_exe().expect("the test binary has a path");
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    let exe: PathBuf = path.join("examples").join("chess_simul");
-    assert!(exe.exists(), "{} was not built", exe.display());
-    let output = Command::new(exe)
+    static EXAMPLES: Examples = Examples::new(&["chess_simul"]);
+    let output = EXAMPLES
+        .command("chess_simul")
         .args(args)
         .output()
         .expect("chess_simul runs");

@@ -14,6 +14,7 @@ use simul::net::redis::{cmd, Connection};
 use simul::net::rq::{JobStatus, Queue};
 
 use crate::redis_support::{fresh_db, shared};
+use cargo_env::Examples;
 
 #[path = "../cargo_env/mod.rs"]
 mod cargo_env;
@@ -43,31 +44,8 @@ pub fn example(name: &str) -> Command {
 /// The path of the example `name`, built as [`example`] builds it (for a test that runs it
 /// under another program, such as `ip netns exec`).
 pub fn executable(name: &str) -> &'static Path {
-    static EXECUTABLES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
-    let executables = EXECUTABLES.get_or_init(|| {
-        let output = cargo_env::cargo()
-            .current_dir(root())
-            .args(["build", "--quiet", "--package", "simul"])
-            .args(["--example", "rq_worker", "--example", "rq_enqueue"])
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot run cargo");
-        assert!(output.status.success(), "building the rq examples failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter_map(|message| {
-                let name = message["target"]["name"].as_str()?.to_owned();
-                Some((name, PathBuf::from(message["executable"].as_str()?)))
-            })
-            .collect()
-    });
-    let (_, exe) = executables
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
-    exe
+    static EXAMPLES: Examples = Examples::new(&["rq_worker", "rq_enqueue"]);
+    EXAMPLES.path(name)
 }
 
 /// A database of its own on the test binary's redis-server, emptied.
