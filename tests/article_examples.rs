@@ -1,27 +1,20 @@
 //! The article's chess exhibition and subreddit fetch, run as processes,
 //! and the traces any program writes with `SIMUL_TRACE`.
 
+mod cargo_env;
+
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use cargo_env::Examples;
 use simul::net::http::server::{Response, Server};
 
-/// `cargo test` builds the examples next to the test binaries:
-/// `target/debug/deps/THIS_TEST` → `target/debug/examples/NAME`.
+/// A command that runs example `name`, built by cargo for this test.
 fn example(name: &str) -> Command {
-    let mut path = std::env::current_exe().expect("the test binary has a path");
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    let exe: PathBuf = path.join("examples").join(name);
-    assert!(exe.exists(), "{} was not built", exe.display());
-    let mut command = Command::new(exe);
-    command.env_remove("SIMUL_TRACE");
-    command
+    static EXAMPLES: Examples = Examples::new(&["chess_simul", "reddit_top"]);
+    EXAMPLES.command(name)
 }
 
 fn run(mut command: Command) -> (Output, String, String) {

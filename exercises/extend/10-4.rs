@@ -18,11 +18,13 @@
 //! Copy this file to `tests/budget_trace.rs` and run
 //! `timeout 300 cargo test --test budget_trace`.
 
+mod cargo_env;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Command;
 
+use cargo_env::Examples;
 use simul::net::TcpStream;
 use simul::{task, Runtime, TraceKind};
 
@@ -100,16 +102,10 @@ fn each_exhaustion_is_in_the_trace_with_its_task() {
     assert_eq!(task, Some(5));
 }
 
-/// An example's executable; `cargo test` builds the examples next to the test binaries.
+/// A command that runs example `name`, built by cargo for this test.
 fn example(name: &str) -> Command {
-    let mut dir = std::env::current_exe().expect("the test binary has a path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let exe: PathBuf = dir.join("examples").join(name);
-    assert!(exe.exists(), "{} was not built", exe.display());
-    Command::new(exe)
+    static EXAMPLES: Examples = Examples::new(&["trace_svg"]);
+    EXAMPLES.command(name)
 }
 
 /// The Chrome export has an instant per exhaustion on the task's track, and `trace_svg` draws
