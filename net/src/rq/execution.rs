@@ -14,13 +14,14 @@ use simul_runtime::sync::Semaphore;
 use simul_runtime::time::{sleep, timeout};
 use simul_runtime::{select, spawn, Either, JoinHandle};
 
-use super::codec::{log_safe, utc_timestamp, uuid4};
+use super::codec::{epoch_seconds, log_safe, utc_timestamp, uuid4};
 use super::context::{Context, Interrupt, Running};
 use super::error::Error;
 use super::functions::{Handler, JobError, JobOutput};
 use super::horse::{run_blocking, Blocking, Ended};
 use super::job::{Call, Job, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL};
 use super::keys::Keys;
+use super::queue::stream_entries;
 use super::registration;
 use super::scripts::{self, Dependents};
 use super::serializer::Serializer;
@@ -151,17 +152,40 @@ async fn process(
     let end = end_commands(context, keys, &run, job.as_ref(), &outcome, ended);
     let finish = async {
         context
-            .until_answered("recording a job's outcome", |_| context.query(&end))
+            .until_answered("recording a job's outcome", |attempt| {
+                let (end, run) = (&end, &run);
+                async move {
+                    let written = context.query(end).await?;
+                    if written == Reply::Integer(0) && attempt > 0 {
+                        // The script writes only while the run is in `rq:wip`, so after a lost
+                        // reply a 0 may be the lost attempt's own doing.
+                        return written_by_a_lost_attempt(context, run, ended).await;
+                    }
+                    Ok(if written == Reply::Integer(0) {
+                        WrittenBy::Recovery
+                    } else {
+                        WrittenBy::Us
+                    })
+                }
+            })
             .await
     };
     // While the outcome waits for Redis, the heartbeat keeps the job ours.
-    let written = match select(finish, heartbeat(context, keys, &run)).await {
-        Either::Left(written) => written?,
+    let written_by = match select(finish, heartbeat(context, keys, &run)).await {
+        Either::Left(written_by) => written_by?,
         Either::Right(never) => match never {},
     };
-    if written == Reply::Integer(0) {
+    let why = match written_by {
+        WrittenBy::Us => None,
+        WrittenBy::Recovery => Some("recovery ended the job first; this outcome is dropped"),
+        WrittenBy::Unknown => Some(
+            "an attempt whose reply was lost wrote this outcome, or recovery ended the job \
+             first; not counted here",
+        ),
+    };
+    if let Some(why) = why {
         context.log(&format!(
-            "job {}: its run was no longer in {} (recovery failed it meanwhile); outcome dropped",
+            "job {}: its run was no longer in {} ({why})",
             log_safe(id),
             keys.wip
         ));
@@ -169,6 +193,50 @@ async fn process(
     }
     report(context, keys, id, job.as_ref(), &outcome);
     Ok(true)
+}
+
+/// Who wrote a job's end, as far as the worker can know.
+enum WrittenBy {
+    /// This worker's end script, whose reply came back (or whose result entry proves it).
+    Us,
+    /// Recovery: the run had left `rq:wip` before this worker's first attempt.
+    Recovery,
+    /// Gone from `rq:wip` after a lost reply, and no result entry to say by whom (a retry or
+    /// a result ttl of 0 writes none).
+    Unknown,
+}
+
+/// After a lost reply, the retried end script found the run gone from `rq:wip`: was it the
+/// lost attempt? Then the job's result stream holds the entry it wrote, with this run's
+/// execution id, this worker's name and this outcome's end time. Recovery, which ends a run
+/// under the same execution id, writes its own name or at least its own end time.
+async fn written_by_a_lost_attempt(
+    context: &Context,
+    run: &Execution,
+    ended: SystemTime,
+) -> Result<WrittenBy, Error> {
+    let entries = cmd("XREVRANGE")
+        .arg(Keys::results(&run.job_id))
+        .args(["+", "-", "COUNT", "10"]);
+    let entries = stream_entries("XREVRANGE", context.query(&entries).await?)?;
+    let ended = epoch_seconds(ended).to_string();
+    let wanted: [(&str, &[u8]); 3] = [
+        ("execution_id", run.id.as_bytes()),
+        ("worker_name", run.worker.as_bytes()),
+        ("execution_ended_at", ended.as_bytes()),
+    ];
+    let ours = entries.iter().any(|fields| {
+        wanted.iter().all(|(name, value)| {
+            fields
+                .iter()
+                .any(|(k, v)| k.as_slice() == name.as_bytes() && v.as_slice() == *value)
+        })
+    });
+    Ok(if ours {
+        WrittenBy::Us
+    } else {
+        WrittenBy::Unknown
+    })
 }
 
 /// The start transaction, retried until Redis answers. A retry first asks whether the previous
