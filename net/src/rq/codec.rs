@@ -6,7 +6,7 @@
 //! everything read here from Redis is checked: malformed input is an `Err`, never a panic.
 
 use std::fmt::Write as _;
-use std::io::{self, Read};
+use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -105,11 +105,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// A random (version 4) UUID from `/dev/urandom`, formatted as RQ's job ids are:
-/// `a2b7451e-731f-4f31-9232-2b7e3549051f`.
+/// A random (version 4) UUID from the kernel's `getrandom(2)`, formatted as RQ's job ids are:
+/// `a2b7451e-731f-4f31-9232-2b7e3549051f`. One system call and no file descriptor (it was an
+/// open, a read and a close of `/dev/urandom` per job), so a worker that has run out of
+/// descriptors can still start and end jobs.
 pub fn uuid4() -> io::Result<String> {
     let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // Reads of up to 256 bytes are whole once the pool is ready; the loop is for the rule,
+        // not the case.
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+    }
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
     bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
     let mut out = String::with_capacity(36);

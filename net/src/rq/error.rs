@@ -16,7 +16,7 @@ use crate::redis;
 pub enum Error {
     /// Talking to Redis failed (connection, timeout, an error reply where a value was expected).
     Redis(redis::Error),
-    /// `/dev/urandom` could not be read for a job id.
+    /// The kernel's random source (`getrandom(2)`) failed to give the bytes of an id.
     Entropy(io::Error),
     /// The arguments given to `enqueue` were not a JSON array (or the kwargs not an object).
     BadArguments(String),
@@ -51,7 +51,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Redis(e) => write!(f, "{e}"),
-            Error::Entropy(e) => write!(f, "could not read /dev/urandom for a job id: {e}"),
+            Error::Entropy(e) => write!(f, "no random bytes for an id (getrandom): {e}"),
             Error::BadArguments(what) => write!(f, "bad job arguments: {what}"),
             Error::BadJob { id, reason } => write!(f, "job {id} is not a valid RQ job: {reason}"),
             Error::BadResult { id, reason } => {

@@ -95,7 +95,7 @@ pub struct Worker {
 impl Worker {
     /// A worker for `url` (`redis://host:port/db`) running `functions`. Fails if the options
     /// make no sense (no queue; a heartbeat interval not shorter than its ttl), or if no worker
-    /// name could be drawn from `/dev/urandom`.
+    /// name could be drawn from the kernel's random source (`getrandom(2)`).
     pub fn new(url: &str, functions: Functions, options: WorkerOptions) -> Result<Worker, Error> {
         if options.queues.is_empty() {
             return Err(Error::BadOptions(
