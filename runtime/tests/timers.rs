@@ -13,19 +13,31 @@ use std::time::{Duration, Instant};
 
 use common::{real_rt, virtual_rt};
 use simul_runtime::time::{self, sleep, sleep_until, timeout};
-use simul_runtime::{join_all, spawn, stats, TraceKind, WakeSource};
+use simul_runtime::{join_all, select, spawn, stats, yield_now, Either, TraceKind, WakeSource};
 
 // Invariant: on the real clock a sleep never ends before its deadline, on
 // the runtime's clock nor on `Instant::now()`.
 #[test]
 fn sleep_never_completes_early_on_the_real_clock() {
-    real_rt().block_on(join_all((0..20u64).map(|i| async move {
-        let d = Duration::from_micros(i * 250);
-        let deadline = time::now() + d;
-        sleep(d).await;
-        assert!(time::now() >= deadline);
-        assert!(Instant::now() >= deadline);
-    })));
+    real_rt().block_on(async {
+        // Polled again an hour before its deadline (its sibling yields once, and
+        // the select polls the sleep first): a spurious poll, which must not end
+        // it. Unlike the sleeps below, this one cannot be made right by a slow
+        // machine, whose loop may wake so late that every deadline has passed.
+        let winner = select(sleep(Duration::from_secs(3600)), yield_now()).await;
+        assert!(
+            matches!(winner, Either::Right(())),
+            "a spurious poll ended a sleep an hour early"
+        );
+        join_all((0..20u64).map(|i| async move {
+            let d = Duration::from_micros(i * 250);
+            let deadline = time::now() + d;
+            sleep(d).await;
+            assert!(time::now() >= deadline);
+            assert!(Instant::now() >= deadline);
+        }))
+        .await;
+    });
 }
 
 // Invariant: on the virtual clock a sleep ends exactly at its deadline.
