@@ -1,10 +1,9 @@
 //! Running one job: the start transaction, the function with a heartbeat beside it, the
-//! timeout, and the end: finished, failed, stopped, retried or scheduled for a retry.
+//! timeout, and the heartbeat kept up while the outcome is written (`outcome.rs` writes it).
 //!
 //! Invariants kept here (stated in `worker.rs` and `scripts.rs`): a job runs only after its start
 //! transaction moved it into `rq:wip`; while it runs, *and while its outcome waits for Redis to
-//! answer*, its `rq:wip` deadline keeps moving; and its outcome is written exactly once, by the
-//! guarded end script, which also enqueues the dependents it releases.
+//! answer*, its `rq:wip` deadline keeps moving.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -14,20 +13,18 @@ use simul_runtime::sync::Semaphore;
 use simul_runtime::time::{sleep, timeout};
 use simul_runtime::{select, spawn, Either, JoinHandle};
 
-use super::codec::{epoch_seconds, log_safe, utc_timestamp, uuid4};
+use super::codec::{log_safe, utc_timestamp, uuid4};
 use super::context::{Context, Interrupt, Running};
 use super::error::Error;
 use super::functions::{Handler, JobError, JobOutput};
 use super::horse::{run_blocking, Blocking, Ended};
-use super::job::{Call, Job, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL};
+use super::job::Job;
 use super::keys::Keys;
-use super::queue::stream_entries;
+use super::outcome::{self, Outcome};
 use super::registration;
-use super::scripts::{self, Dependents};
-use super::serializer::Serializer;
 use super::take::Taken;
 use super::transitions::{self, Execution};
-use crate::redis::{cmd, Cmd, Value as Reply};
+use crate::redis::{cmd, Value as Reply};
 
 /// A taken concurrency slot; gives the permit back when the job task ends, however it ends.
 pub(crate) struct Slot(pub(crate) Rc<Semaphore>);
@@ -73,20 +70,13 @@ pub(crate) async fn run_job(context: Rc<Context>, taken: Taken, _slot: Slot) {
 }
 
 /// A running job other than `id`, for the worker's `current_job` once `id` has ended.
-fn still_running(context: &Context, id: &str) -> Option<String> {
+pub(super) fn still_running(context: &Context, id: &str) -> Option<String> {
     context
         .running
         .borrow()
         .keys()
         .find(|other| *other != id)
         .cloned()
-}
-
-/// How a run ended, before it is written down.
-enum Outcome {
-    Returned(serde_json::Value),
-    Failed(JobError),
-    Stopped,
 }
 
 // BOOK: rq-job-task
@@ -149,41 +139,13 @@ async fn process(
     };
     let ended = SystemTime::now();
     let job = job.ok();
-    let end = end_commands(context, keys, &run, job.as_ref(), &outcome, ended);
-    let finish = async {
-        context
-            .until_answered("recording a job's outcome", |attempt| {
-                let (end, run) = (&end, &run);
-                async move {
-                    let written = context.query(end).await?;
-                    if written == Reply::Integer(0) && attempt > 0 {
-                        // The script writes only while the run is in `rq:wip`, so after a lost
-                        // reply a 0 may be the lost attempt's own doing.
-                        return written_by_a_lost_attempt(context, run, ended).await;
-                    }
-                    Ok(if written == Reply::Integer(0) {
-                        WrittenBy::Recovery
-                    } else {
-                        WrittenBy::Us
-                    })
-                }
-            })
-            .await
-    };
+    let write = outcome::write(context, keys, &run, job.as_ref(), &outcome, ended);
     // While the outcome waits for Redis, the heartbeat keeps the job ours.
-    let written_by = match select(finish, heartbeat(context, keys, &run)).await {
+    let written_by = match select(write, heartbeat(context, keys, &run)).await {
         Either::Left(written_by) => written_by?,
         Either::Right(never) => match never {},
     };
-    let why = match written_by {
-        WrittenBy::Us => None,
-        WrittenBy::Recovery => Some("recovery ended the job first; this outcome is dropped"),
-        WrittenBy::Unknown => Some(
-            "an attempt whose reply was lost wrote this outcome, or recovery ended the job \
-             first; not counted here",
-        ),
-    };
-    if let Some(why) = why {
+    if let Some(why) = written_by.not_ours() {
         context.log(&format!(
             "job {}: its run was no longer in {} ({why})",
             log_safe(id),
@@ -191,52 +153,8 @@ async fn process(
         ));
         return Ok(false);
     }
-    report(context, keys, id, job.as_ref(), &outcome);
+    outcome::report(context, keys, id, job.as_ref(), &outcome);
     Ok(true)
-}
-
-/// Who wrote a job's end, as far as the worker can know.
-enum WrittenBy {
-    /// This worker's end script, whose reply came back (or whose result entry proves it).
-    Us,
-    /// Recovery: the run had left `rq:wip` before this worker's first attempt.
-    Recovery,
-    /// Gone from `rq:wip` after a lost reply, and no result entry to say by whom (a retry or
-    /// a result ttl of 0 writes none).
-    Unknown,
-}
-
-/// After a lost reply, the retried end script found the run gone from `rq:wip`: was it the
-/// lost attempt? Then the job's result stream holds the entry it wrote, with this run's
-/// execution id, this worker's name and this outcome's end time. Recovery, which ends a run
-/// under the same execution id, writes its own name or at least its own end time.
-async fn written_by_a_lost_attempt(
-    context: &Context,
-    run: &Execution,
-    ended: SystemTime,
-) -> Result<WrittenBy, Error> {
-    let entries = cmd("XREVRANGE")
-        .arg(Keys::results(&run.job_id))
-        .args(["+", "-", "COUNT", "10"]);
-    let entries = stream_entries("XREVRANGE", context.query(&entries).await?)?;
-    let ended = epoch_seconds(ended).to_string();
-    let wanted: [(&str, &[u8]); 3] = [
-        ("execution_id", run.id.as_bytes()),
-        ("worker_name", run.worker.as_bytes()),
-        ("execution_ended_at", ended.as_bytes()),
-    ];
-    let ours = entries.iter().any(|fields| {
-        wanted.iter().all(|(name, value)| {
-            fields
-                .iter()
-                .any(|(k, v)| k.as_slice() == name.as_bytes() && v.as_slice() == *value)
-        })
-    });
-    Ok(if ours {
-        WrittenBy::Us
-    } else {
-        WrittenBy::Unknown
-    })
 }
 
 /// The start transaction, retried until Redis answers. A retry first asks whether the previous
@@ -343,144 +261,6 @@ async fn on_loop(
         )))),
         Either::Left(Err(_elapsed)) => Ended::TimedOut,
         Either::Right(()) => Ended::Interrupted,
-    }
-}
-
-/// The one script that writes the outcome (see `scripts::end`): guarded by the run's `rq:wip`
-/// entry, with the worker's counters and state, and releasing dependents when the job will not
-/// run again.
-fn end_commands(
-    context: &Context,
-    keys: &Keys,
-    run: &Execution,
-    job: Option<&Job>,
-    outcome: &Outcome,
-    ended: SystemTime,
-) -> Cmd {
-    let stamp = utc_timestamp(ended);
-    let failure_ttl = job.map_or(DEFAULT_FAILURE_TTL, |j| j.failure_ttl);
-    let serializer = job
-        .and_then(|j| j.decode().ok())
-        .map_or(Serializer::Json, |(_, s)| s);
-    let (mut commands, released) = match outcome {
-        Outcome::Returned(value) => {
-            let ttl = job.map_or(DEFAULT_RESULT_TTL, |j| j.result_ttl);
-            match encode_result(serializer, value) {
-                Ok(bytes) => (
-                    transitions::finish(keys, run, bytes.as_deref(), ttl, ended),
-                    Some("finished"),
-                ),
-                Err(text) => (
-                    transitions::fail(keys, run, &text, failure_ttl, ended, "failed"),
-                    Some("failed"),
-                ),
-            }
-        }
-        Outcome::Stopped => (
-            transitions::fail(
-                keys,
-                run,
-                "Job stopped by user, work-horse terminated.",
-                failure_ttl,
-                ended,
-                "stopped",
-            ),
-            Some("stopped"),
-        ),
-        Outcome::Failed(error) => match job.filter(|j| j.retries_left > 0) {
-            Some(job) => {
-                let wait = job.retry_interval();
-                let commands = if wait.is_zero() {
-                    transitions::retry(keys, run, job.retries_left, job.at_front_on_retry, ended)
-                } else {
-                    transitions::schedule_retry(keys, run, job.retries_left, ended + wait)
-                };
-                (commands, None)
-            }
-            None => (
-                transitions::fail(keys, run, error.text(), failure_ttl, ended, "failed"),
-                Some("failed"),
-            ),
-        },
-    };
-    let succeeded = matches!(outcome, Outcome::Returned(_));
-    commands.extend(transitions::count(
-        &context.worker_key,
-        succeeded,
-        run,
-        ended,
-    ));
-    // The worker's state once this job has ended rides along too: no round trip of its own.
-    let others = still_running(context, &run.job_id);
-    commands.extend(registration::state(&context.worker_key, others.as_deref()));
-    let dependents = released.map(|status| Dependents {
-        job_id: &run.job_id,
-        status,
-        stamp: &stamp,
-    });
-    scripts::end(&keys.wip, &run.member(), None, dependents, &commands)
-}
-
-/// `dumps(value)` for the result stream: `None` for `null` (RQ writes no field), or why the value
-/// cannot be written (then the job fails with that text).
-fn encode_result(
-    serializer: Serializer,
-    value: &serde_json::Value,
-) -> Result<Option<Vec<u8>>, String> {
-    if value.is_null() {
-        return Ok(None);
-    }
-    serializer
-        .dumps(value)
-        .map(Some)
-        .map_err(|e| format!("SerializationError: the return value cannot be written: {e}"))
-}
-
-/// RQ's log lines and the counters, once the outcome is in Redis.
-fn report(context: &Context, keys: &Keys, id: &str, job: Option<&Job>, outcome: &Outcome) {
-    let id = log_safe(id);
-    match outcome {
-        Outcome::Returned(_) => {
-            Context::bump(&context.finished);
-            context.log(&format!("{}: Job OK ({id})", keys.name()));
-            context.log(&match job.map_or(DEFAULT_RESULT_TTL, |j| j.result_ttl) {
-                Ttl::Seconds(0) => "Result discarded immediately".to_owned(),
-                Ttl::Seconds(s) => format!("Result is kept for {s} seconds"),
-                Ttl::Forever => "Result will never expire, clean up result key manually".to_owned(),
-            });
-        }
-        Outcome::Stopped => {
-            Context::bump(&context.failed);
-            context.log(&format!(
-                "Job {id}: stopped by user, moved to FailedJobRegistry"
-            ));
-        }
-        Outcome::Failed(error) => {
-            let func = job
-                .and_then(|j| j.call().ok())
-                .map_or_else(|| "?".to_owned(), |c: Call| c.func);
-            context.log(&format!(
-                "[Job {id}]: exception raised while executing ({})\n{}",
-                log_safe(&func),
-                log_safe(error.text())
-            ));
-            match job.filter(|j| j.retries_left > 0) {
-                Some(job) => {
-                    Context::bump(&context.retried);
-                    let left = job.retries_left - 1;
-                    let wait = job.retry_interval();
-                    context.log(&if wait.is_zero() {
-                        format!("Job {id}: enqueued for retry, {left} remaining")
-                    } else {
-                        format!(
-                            "Job {id}: scheduled for retry in {} s, {left} remaining",
-                            wait.as_secs()
-                        )
-                    });
-                }
-                None => Context::bump(&context.failed),
-            }
-        }
     }
 }
 

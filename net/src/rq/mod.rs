@@ -32,7 +32,8 @@
 //! | `worker.rs` | [`Worker`]: registration, duties, the dispatch loop, stopping |
 //! | `take.rs` | taking from several queues in priority order |
 //! | `context.rs` | what job tasks share; retrying until Redis answers |
-//! | `execution.rs` | one job: start, heartbeat, timeout, the one write of its outcome |
+//! | `execution.rs` | one job: start, heartbeat, timeout, and the end's write beside its heartbeat |
+//! | `outcome.rs` | an outcome's end script, its one write (also after a lost reply), RQ's log lines |
 //! | `horse.rs` | blocking jobs on threads of their own, or in work-horse processes |
 //! | `lingering.rs` | the bound on threads that timed-out jobs left running |
 //! | `functions.rs` | [`Functions`]: Rust functions registered by dotted name |
@@ -60,6 +61,7 @@ mod keys;
 mod lingering;
 mod maintenance;
 mod options;
+mod outcome;
 mod pickle;
 mod queue;
 mod registration;
