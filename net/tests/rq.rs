@@ -108,6 +108,42 @@ async fn list(redis: &mut Connection, key: &str) -> Vec<String> {
 }
 
 #[test]
+fn options_that_make_no_sense_are_refused_by_name() {
+    let refused = |options: WorkerOptions| match Worker::new(
+        "redis://127.0.0.1:1/0",
+        functions(),
+        WorkerOptions {
+            log: false,
+            ..options
+        },
+    ) {
+        Err(rq::Error::BadOptions(why)) => why,
+        other => panic!("accepted: {other:?}"),
+    };
+    let why = refused(WorkerOptions {
+        queues: vec![],
+        ..burst()
+    });
+    assert!(why.contains("queue"), "{why}");
+    let why = refused(WorkerOptions {
+        concurrency: 0,
+        ..burst()
+    });
+    assert!(why.contains("concurrency"), "{why}");
+    let why = refused(WorkerOptions {
+        max_lingering_threads: 0,
+        ..burst()
+    });
+    assert!(why.contains("max_lingering_threads"), "{why}");
+    let why = refused(WorkerOptions {
+        heartbeat_interval: Duration::from_secs(90),
+        heartbeat_ttl: Duration::from_secs(90),
+        ..burst()
+    });
+    assert!(why.contains("heartbeat"), "{why}");
+}
+
+#[test]
 fn enqueue_writes_the_hash_list_and_set_rq_writes() {
     run(async {
         let url = fresh_url().await;

@@ -91,12 +91,17 @@ fn a_blocking_job_past_the_lingering_limit_waits_until_an_abandoned_thread_retur
                 until_status(&mut q, id, JobStatus::Failed).await;
             }
             until("four abandoned threads", || lingering_threads() == 4).await;
-            assert_eq!(STARTED.load(Ordering::SeqCst), 4);
+            until("four threads entered their function", || {
+                STARTED.load(Ordering::SeqCst) == 4
+            })
+            .await;
 
-            // A fifth job is taken (the worker has four free slots), but its thread may not
-            // start while two or more abandoned ones run.
+            // A fifth and a sixth job are taken (the worker has four free slots), but their
+            // threads may not start while two or more abandoned ones run.
             let fifth = q.enqueue("held", json!([])).await.unwrap();
+            let sixth = q.enqueue("held", json!([])).await.unwrap();
             until_status(&mut q, &fifth, JobStatus::Started).await;
+            until_status(&mut q, &sixth, JobStatus::Started).await;
             open_the_gate(2);
             until("two abandoned threads returned", || {
                 lingering_threads() == 2
@@ -105,20 +110,23 @@ fn a_blocking_job_past_the_lingering_limit_waits_until_an_abandoned_thread_retur
             assert_eq!(
                 STARTED.load(Ordering::SeqCst),
                 4,
-                "the fifth thread started with the limit reached"
+                "a waiting job's thread started with the limit reached"
             );
 
-            // One more returns: below the limit, the fifth starts.
+            // One more returns: below the limit, both waiting jobs start (an admitted thread
+            // is not abandoned, so it does not count), though no second abandoned thread
+            // returns.
             open_the_gate(1);
-            until("the fifth job's thread started", || {
-                STARTED.load(Ordering::SeqCst) == 5
+            until("both waiting jobs' threads started", || {
+                STARTED.load(Ordering::SeqCst) == 6
             })
             .await;
-            open_the_gate(2);
+            open_the_gate(3);
             until_status(&mut q, &fifth, JobStatus::Finished).await;
+            until_status(&mut q, &sixth, JobStatus::Finished).await;
             stop.stop();
             let summary = worker.await.unwrap().expect("worker ran");
-            assert_eq!((summary.failed, summary.finished), (4, 1));
+            assert_eq!((summary.failed, summary.finished), (4, 2));
             until("every abandoned thread returned", || {
                 lingering_threads() == 0
             })

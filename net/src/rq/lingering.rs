@@ -3,10 +3,12 @@
 //! and its thread runs on until the function returns. This file bounds how many such threads
 //! there may be.
 //!
-//! Invariant this file owns: **at most `max` abandoned threads are alive in the process.** A
-//! blocking job that would start a thread beyond that waits until one of them ends. Without the
-//! bound, a queue of jobs that never return and have a timeout would start a thread per job for
-//! ever; with it, the worker stops taking such work into threads, and says why once per episode.
+//! Invariant this file owns: **no job thread starts while `max` or more abandoned threads are
+//! alive in the process.** A blocking job that would start one then waits until the count drops
+//! below `max`. Threads that started below the bound may all be abandoned later, so at most
+//! `max - 1 + concurrency` abandoned threads are ever alive. Without the bound, a queue of jobs
+//! that never return and have a timeout would start a thread per job for ever; with it, the
+//! worker stops taking such work into threads, and says why once per episode.
 //!
 //! A thread's life is one atomic, moved once by whoever comes first:
 //! `RUNNING -> DONE` (the function returned while its job still waited for it), or
@@ -30,9 +32,11 @@ pub const DEFAULT_MAX_LINGERING: usize = 32;
 struct Lingering {
     /// Abandoned threads still running.
     count: usize,
-    /// Jobs waiting for the count to drop, oldest first, woken one per thread that ends.
+    /// Jobs waiting for the count to drop, oldest first. A thread that ends wakes them all: a
+    /// job admitted does not add to `count`, so one drop below `max` admits every waiter.
     waiters: VecDeque<oneshot::Sender<()>>,
-    /// The "waiting" line was logged for the current episode.
+    /// The "waiting" line was logged for the current episode: since a job last found the count
+    /// at the limit with no admission below it in between.
     said: bool,
 }
 
@@ -63,14 +67,12 @@ impl ThreadMark {
         if self.0.swap(DONE, Ordering::AcqRel) == ABANDONED {
             let mut lingering = lock();
             lingering.count -= 1;
-            // The oldest waiter that is still there (a job stopped while it waited is not).
-            while let Some(waiter) = lingering.waiters.pop_front() {
-                if waiter.send(()).is_ok() {
-                    break;
-                }
-            }
-            if lingering.waiters.is_empty() {
-                lingering.said = false;
+            // Every waiter looks again; those still at the limit queue up anew (and a job
+            // stopped while it waited is gone, its send fails harmlessly). Waking only the
+            // oldest would leave the others waiting for a second thread to end, which may
+            // never happen.
+            for waiter in lingering.waiters.drain(..) {
+                let _ = waiter.send(());
             }
         }
     }
@@ -89,12 +91,14 @@ impl ThreadMark {
 }
 
 /// Waits until fewer than `max` abandoned threads are alive, then returns the mark for a new
-/// thread. `log` is told once per episode that jobs are waiting.
+/// thread. `log` is told once per episode that jobs are waiting. `max` is at least 1
+/// (`Worker::new` refuses 0, which would admit no thread at all).
 pub(crate) async fn admit(max: usize, log: impl Fn(&str)) -> ThreadMark {
     loop {
         let wait = {
             let mut lingering = lock();
-            if lingering.count < max.max(1) {
+            if lingering.count < max {
+                lingering.said = false;
                 return ThreadMark::new();
             }
             if !std::mem::replace(&mut lingering.said, true) {

@@ -58,7 +58,7 @@ pub struct WorkerOptions {
     /// Where blocking functions run.
     pub horse: Horse,
     /// With [`Horse::Thread`], how many threads of timed-out or stopped jobs may still run
-    /// before new blocking jobs wait for one of them to return. Default 32.
+    /// before new blocking jobs wait for one of them to return. Default 32; at least 1.
     pub max_lingering_threads: usize,
 }
 

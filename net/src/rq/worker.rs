@@ -94,12 +94,23 @@ pub struct Worker {
 
 impl Worker {
     /// A worker for `url` (`redis://host:port/db`) running `functions`. Fails if the options
-    /// make no sense (no queue; a heartbeat interval not shorter than its ttl), or if no worker
-    /// name could be drawn from the kernel's random source (`getrandom(2)`).
+    /// make no sense (no queue; no slot or no thread allowed; a heartbeat interval not shorter
+    /// than its ttl), or if no worker name could be drawn from the kernel's random source
+    /// (`getrandom(2)`).
     pub fn new(url: &str, functions: Functions, options: WorkerOptions) -> Result<Worker, Error> {
         if options.queues.is_empty() {
             return Err(Error::BadOptions(
                 "a worker needs at least one queue".into(),
+            ));
+        }
+        if options.concurrency == 0 {
+            return Err(Error::BadOptions(
+                "a worker needs a concurrency of at least 1".into(),
+            ));
+        }
+        if options.max_lingering_threads == 0 {
+            return Err(Error::BadOptions(
+                "max_lingering_threads must be at least 1, or no blocking job could start".into(),
             ));
         }
         if options.heartbeat_interval >= options.heartbeat_ttl {
@@ -186,7 +197,7 @@ impl Worker {
             None
         };
 
-        let concurrency = options.concurrency.max(1);
+        let concurrency = options.concurrency;
         let slots = Rc::new(Semaphore::new(concurrency));
         let running = dispatch(&context, &mut taker, &slots, concurrency).await;
 
