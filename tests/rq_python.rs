@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use redis_support::RedisServer;
 use rq_support::{
-    example, fresh_url, python, root, run_to_end, until_statuses, wait, Lines, PythonWorker,
+    example, fresh_url, python, root, run_to_end, sigterm, until_statuses, wait, Lines,
+    PythonWorker,
 };
 use serde_json::{json, Map};
 use simul::net::redis::{cmd, Connection};
@@ -56,14 +57,6 @@ fn rq_info(url: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sigterm(child: &Child) {
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
 }
 
 fn enqueue(

@@ -7,8 +7,10 @@
 //! has. On drop (a pass, or a panic unwinding) the test closes it; if the test process is killed
 //! the kernel does. Either way the watchdog reads EOF, SIGKILLs every process still in either
 //! namespace (`ip netns pids`), deletes both namespaces (the veth pair goes with them) and
-//! removes the scratch directory.
+//! removes the scratch directory. The watchdog runs in a process group of its own, so a Ctrl-C
+//! or a kill of the test's group, which ends the test, does not end the watchdog with it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
@@ -87,6 +89,7 @@ impl Hosts {
             .env("B", &names[1])
             .env("DIR", &dir)
             .stdin(Stdio::piped())
+            .process_group(0)
             .spawn()
             .expect("start the cleanup watchdog");
         let lifeline = watchdog.stdin.take();

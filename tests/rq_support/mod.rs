@@ -33,19 +33,31 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The example `name`, built by cargo for this test (as `tests/examples.rs` does: a filtered
-/// `cargo test --test rq_examples` would not build examples), with a clean environment.
+/// The examples these tests run, built by cargo on first use (a filtered `cargo test --test
+/// rq_examples` would not build them).
+static EXAMPLES: Examples = Examples::new(&["rq_worker", "rq_enqueue"]);
+
+/// A command that runs example `name` without the shell's `SIMUL_TRACE` or `REDIS_URL`, so that
+/// only the test says where Redis is.
 pub fn example(name: &str) -> Command {
-    let mut command = Command::new(executable(name));
-    command.env_remove("SIMUL_TRACE").env_remove("REDIS_URL");
+    let mut command = EXAMPLES.command(name);
+    command.env_remove("REDIS_URL");
     command
 }
 
-/// The path of the example `name`, built as [`example`] builds it (for a test that runs it
-/// under another program, such as `ip netns exec`).
+/// The path of the example `name` (for a test that runs it under another program, such as
+/// `ip netns exec`).
 pub fn executable(name: &str) -> &'static Path {
-    static EXAMPLES: Examples = Examples::new(&["rq_worker", "rq_enqueue"]);
     EXAMPLES.path(name)
+}
+
+/// Sends SIGTERM to `child` (a warm stop for our worker and for RQ's), as `docker stop` does.
+pub fn sigterm(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -TERM {} failed", child.id());
 }
 
 /// A database of its own on the test binary's redis-server, emptied.
@@ -116,9 +128,10 @@ impl Lines {
     }
 }
 
-/// Waits for `child` to exit (polling, up to 90 s); kills it and panics if it does not. Not 60:
-/// Python's `rq worker` sometimes needs a minute to exit on its own (stopping, it closes its
-/// pub/sub connection while its listener thread may still sit in a 60 s `get_message`).
+/// Waits for `child` to exit (polling, up to 90 s); kills it and panics if it does not. More
+/// than 60 s: stopping, Python's `rq worker` may wait for its pub/sub listener thread, which can
+/// sit in a 60 s `get_message` with a redis-py from 8.2 on. The venv pins 8.1
+/// ([`REDIS_PY_VERSION`]), but `SIMUL_RQ_PYTHON` may name another.
 pub fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
