@@ -160,6 +160,7 @@ pub fn drain(
     let log = std::env::temp_dir().join(format!("simul-bench-rq-{}.log", std::process::id()));
     let mut command = worker_command(worker, &redis.url, concurrency)?;
     let log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let log = RemovedOnDrop(log);
     let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
     command
         .stdin(Stdio::null())
@@ -173,9 +174,12 @@ pub fn drain(
     };
     let cpu_before = children_cpu();
     let start = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("{worker}: {command:?}: {e}"))?;
+    let mut child = KilledOnDrop(
+        command
+            .spawn()
+            .map_err(|e| format!("{worker}: {command:?}: {e}"))?,
+    );
+    let child = &mut child.0;
     let mut drained_at = None;
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -194,8 +198,6 @@ pub fn drain(
             _ => {}
         }
         if start.elapsed() > WORKER_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
             return Err(format!(
                 "{worker} still running after {} s",
                 WORKER_LIMIT.as_secs()
@@ -207,20 +209,16 @@ pub fn drain(
     let cpu = (children_cpu() - cpu_before).as_secs_f64();
     let counts = monitor.map(|m| m.finish(redis.port)).transpose()?;
     let tail = || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = std::fs::read_to_string(&log.0).unwrap_or_default();
         let lines: Vec<&str> = text.lines().rev().take(5).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" / ")
     };
     let killed = status.is_none();
     if let Some(status) = status.filter(|s| !s.success()) {
-        let why = format!("{worker} exited with {status}: {}", tail());
-        let _ = std::fs::remove_file(&log);
-        return Err(why);
+        return Err(format!("{worker} exited with {status}: {}", tail()));
     }
-    let checked = check(&redis.url, kind, &ids);
-    let checked = checked.map_err(|e| format!("{worker}: {e} | {}", tail()));
-    let _ = std::fs::remove_file(&log);
-    let window = checked?;
+    let window =
+        check(&redis.url, kind, &ids).map_err(|e| format!("{worker}: {e} | {}", tail()))?;
     Ok(Drained {
         window,
         wall,
@@ -231,6 +229,27 @@ pub fn drain(
 }
 
 /// The command that runs `worker` on queue `default` of `redis_url`.
+/// The worker under test: killed and reaped however `drain` returns, so an error on the way (a
+/// probe that fails, a worker past its limit) leaves no process behind.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        // Harmless on a child already reaped: std keeps its status and sends no signal.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The worker's log file, removed however `drain` returns.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn worker_command(worker: &str, redis_url: &str, concurrency: usize) -> Result<Command, String> {
     let rq = |class: Option<&str>| -> Result<Command, String> {
         let python = python().ok_or("SIMUL_RQ_PYTHON is not a python that can import rq")?;

@@ -247,7 +247,6 @@ fn optional_bytes(reply: Value) -> Result<Option<Vec<u8>>, Value> {
     }
 }
 
-/// An array of bulk strings.
 /// `HGETALL`'s reply (field, value, field, value...) as a map; the reply itself when it is not
 /// that shape or a field name is not UTF-8. Also for a script that returns a hash it read.
 pub(crate) fn hash_fields(reply: Value) -> Result<HashMap<String, Vec<u8>>, Value> {
@@ -268,6 +267,7 @@ pub(crate) fn hash_fields(reply: Value) -> Result<HashMap<String, Vec<u8>>, Valu
     Ok(map)
 }
 
+/// An array of bulk strings.
 fn byte_strings(reply: Value) -> Result<Vec<Vec<u8>>, Value> {
     match reply {
         Value::Array(items) if items.iter().all(|i| matches!(i, Value::Bulk(_))) => {

@@ -101,6 +101,15 @@ pub(crate) fn is_transient(error: &Error) -> bool {
 }
 
 impl Context {
+    /// A running job other than `id`, for the worker's `current_job` once `id` has ended.
+    pub(crate) fn still_running(&self, id: &str) -> Option<String> {
+        self.running
+            .borrow()
+            .keys()
+            .find(|other| *other != id)
+            .cloned()
+    }
+
     /// One log line on stdout. A closed stdout (the reader went away) is ignored: `println!`
     /// would panic the worker for it.
     pub(crate) fn log(&self, line: &str) {

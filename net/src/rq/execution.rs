@@ -63,20 +63,10 @@ pub(crate) async fn run_job(context: Rc<Context>, taken: Taken, _slot: Slot) {
     if state_written {
         return;
     }
-    let state = registration::state(&context.worker_key, still_running(&context, &id).as_deref());
+    let state = registration::state(&context.worker_key, context.still_running(&id).as_deref());
     if let Err(e) = context.transaction(&state).await {
         context.log(&format!("cannot update the worker's state: {e}"));
     }
-}
-
-/// A running job other than `id`, for the worker's `current_job` once `id` has ended.
-pub(super) fn still_running(context: &Context, id: &str) -> Option<String> {
-    context
-        .running
-        .borrow()
-        .keys()
-        .find(|other| *other != id)
-        .cloned()
 }
 
 // BOOK: rq-job-task

@@ -11,7 +11,6 @@ use std::time::SystemTime;
 use super::codec::{epoch_seconds, log_safe, utc_timestamp};
 use super::context::Context;
 use super::error::Error;
-use super::execution::still_running;
 use super::functions::JobError;
 use super::job::{Call, Job, Ttl, DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL};
 use super::keys::Keys;
@@ -185,7 +184,7 @@ fn end_commands(
         ended,
     ));
     // The worker's state once this job has ended rides along too: no round trip of its own.
-    let others = still_running(context, &run.job_id);
+    let others = context.still_running(&run.job_id);
     commands.extend(registration::state(&context.worker_key, others.as_deref()));
     let dependents = released.map(|status| Dependents {
         job_id: &run.job_id,
