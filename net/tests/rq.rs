@@ -334,9 +334,30 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
         }
         let missing = "no-such-hash";
         redis.rpush("rq:queue:default", missing).await.unwrap();
+        // A field name that is not UTF-8 (Python writes bytes keys as they come), and a job key
+        // that is not a hash at all: the take has already moved each id when it finds out.
+        let bad_name = cmd("HSET")
+            .arg(Keys::job("bad-field-name"))
+            .arg("status")
+            .arg("queued")
+            .arg(&b"\xffname"[..])
+            .arg("x");
+        assert_eq!(redis.query(&bad_name).await.unwrap(), Value::Integer(2));
+        redis
+            .rpush("rq:queue:default", "bad-field-name")
+            .await
+            .unwrap();
+        let not_a_hash = cmd("SET").arg(Keys::job("not-a-hash")).arg("a string");
+        redis.query(&not_a_hash).await.unwrap();
+        redis.rpush("rq:queue:default", "not-a-hash").await.unwrap();
+        let last = q.enqueue("mymodule.add", json!([2, 3])).await.unwrap();
 
         let summary = worker(&url, burst()).run().await.unwrap();
-        assert_eq!(summary.failed, 6);
+        assert_eq!((summary.failed, summary.finished), (7, 1));
+        assert_eq!(
+            q.latest_result(&last).await.unwrap(),
+            Some(JobResult::Finished(json!(5)))
+        );
         let text = |r: Option<JobResult>| match r {
             Some(JobResult::Failed(text)) => text,
             other => panic!("expected a failure, got {other:?}"),
@@ -368,12 +389,22 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
             t.starts_with("InvalidJobError") && t.contains("1e+20"),
             "{t}"
         );
+        let t = text(q.latest_result("bad-field-name").await.unwrap());
+        assert!(
+            t.starts_with("InvalidJobError") && t.contains("not UTF-8"),
+            "{t}"
+        );
+        // Dropped, and left as it was: it is not ours to delete.
+        let get = cmd("GET").arg(Keys::job("not-a-hash"));
+        let kept = q.connection().query(&get).await.unwrap();
+        assert_eq!(kept.as_str(), Some("a string"));
         let mut failed = q.failed_job_ids().await.unwrap();
         failed.sort();
         assert_eq!(
             failed,
             [
                 bad_args.as_str(),
+                "bad-field-name",
                 "odd-timeout",
                 "pickled-code",
                 "pickled-short",

@@ -5,7 +5,6 @@
 //! transaction moved it into `rq:wip`; while it runs, *and while its outcome waits for Redis to
 //! answer*, its `rq:wip` deadline keeps moving.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +21,7 @@ use super::job::Job;
 use super::keys::Keys;
 use super::outcome::{self, Outcome};
 use super::registration;
-use super::take::Taken;
+use super::take::{JobHash, Taken};
 use super::transitions::{self, Execution};
 use crate::redis::{cmd, Value as Reply};
 
@@ -69,6 +68,19 @@ pub(crate) async fn run_job(context: Rc<Context>, taken: Taken, _slot: Slot) {
     }
 }
 
+/// Takes `id` out of the intermediate list without running it, saying `why` in the log: a job
+/// with nothing to run (RQ skips these too). Never wrote the worker's state.
+async fn drop_taken(context: &Context, keys: &Keys, id: &str, why: &str) -> Result<bool, Error> {
+    let drop_id = cmd("LREM").arg(&keys.intermediate).arg(1).arg(id);
+    context
+        .until_answered("dropping a job with nothing to run", |_| {
+            context.query(&drop_id)
+        })
+        .await?;
+    context.log(&format!("job {}: {why}; skipped", log_safe(id)));
+    Ok(false)
+}
+
 // BOOK: rq-job-task
 /// Runs the job whose hash the take read. Returns whether its end script also wrote the
 /// worker's state (otherwise the caller writes it).
@@ -76,19 +88,23 @@ async fn process(
     context: &Context,
     keys: &Keys,
     id: &str,
-    hash: HashMap<String, Vec<u8>>,
+    hash: JobHash,
     running: &Running,
 ) -> Result<bool, Error> {
-    let job = match Job::from_hash(id, hash) {
-        Ok(None) => {
-            // Deleted or expired while queued: nothing to run (RQ skips it too).
-            let drop_id = cmd("LREM").arg(&keys.intermediate).arg(1).arg(id);
-            context
-                .until_answered("dropping a vanished job", |_| context.query(&drop_id))
-                .await?;
-            context.log(&format!("job {} no longer exists; skipped", log_safe(id)));
-            return Ok(false);
+    let read = match hash {
+        JobHash::Fields(fields) => Job::from_hash(id, fields),
+        JobHash::BadFieldName => Err(Error::BadJob {
+            id: id.to_owned(),
+            reason: "a field name of its hash is not UTF-8".into(),
+        }),
+        JobHash::NotAHash(why) => {
+            let why = format!("its key is not a hash ({why})");
+            return drop_taken(context, keys, id, &why).await;
         }
+    };
+    let job = match read {
+        // Deleted or expired while queued: nothing to run (RQ skips it too).
+        Ok(None) => return drop_taken(context, keys, id, "it no longer exists").await,
         Ok(Some(job)) => Ok(job),
         // Unreadable (a poison job): it is started and failed below, never requeued.
         Err(unreadable) => Err(unreadable),

@@ -103,11 +103,18 @@ pub(crate) fn end(
 /// first) into that queue's intermediate list, as `BLMOVE` does for one queue, and reads its
 /// hash in the same step (the worker's next command would be that `HGETALL`; here it costs no
 /// round trip of its own): returns `{queue key, id, {field, value, ...}}`, or nil when all are
-/// empty. The hash is empty when the job was deleted or expired while queued.
+/// empty. The hash is empty when the job was deleted or expired while queued. When the job's key
+/// is not a hash, the third element is Redis's error text instead: the `LMOVE` is done and
+/// cannot be undone, so the script must still name the id it moved, or it would sit in the
+/// intermediate list until recovery requeued it, to fail the same way for ever.
 const TAKE: &str = r#"
 for _, queue in ipairs(ARGV) do
   local id = redis.call('LMOVE', queue, queue .. ':intermediate', 'LEFT', 'RIGHT')
-  if id then return {queue, id, redis.call('HGETALL', 'rq:job:' .. id)} end
+  if id then
+    local hash = redis.pcall('HGETALL', 'rq:job:' .. id)
+    if hash.err then return {queue, id, hash.err} end
+    return {queue, id, hash}
+  end
 end
 return false
 "#;

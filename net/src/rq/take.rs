@@ -30,7 +30,20 @@ use crate::redis::{cmd, hash_fields, Connection, Value as Reply, BLOCKING_MARGIN
 pub(crate) struct Taken {
     pub keys: Keys,
     pub id: String,
-    pub hash: HashMap<String, Vec<u8>>,
+    pub hash: JobHash,
+}
+
+/// What the take read at `rq:job:<id>`. Whatever it is, the id is already in the intermediate
+/// list, so each case must end with the id out of it: that is why an unreadable hash is a value
+/// here and not an error of the take.
+pub(crate) enum JobHash {
+    /// The fields, by name (empty: the job was deleted or expired while queued).
+    Fields(HashMap<String, Vec<u8>>),
+    /// The key holds something other than a hash (Redis's error text): nothing can be written
+    /// there, so the job can only be dropped.
+    NotAHash(String),
+    /// A field name is not UTF-8: the job is unreadable, and is failed as a poison job.
+    BadFieldName,
 }
 
 /// The connections a worker takes and waits with.
@@ -55,7 +68,8 @@ impl Taker {
     // BOOK: rq-take
     /// Takes the head of the first non-empty queue into its intermediate list: the queue's keys,
     /// the id and the job's hash (read in the same script: empty if the job no longer exists),
-    /// or `None` if every queue is empty.
+    /// or `None` if every queue is empty. An error means no id was moved, except for a reply of
+    /// the wrong shape, which only a script other than ours could give.
     pub(crate) async fn take(&mut self) -> Result<Option<Taken>, Error> {
         let take = scripts::take(self.queues.iter().map(|k| k.queue.as_str()));
         let reply = self.taker.query(&take).await?.into_result()?;
@@ -73,7 +87,10 @@ impl Taker {
             .find(|k| k.queue.as_bytes() == queue)
             .cloned()
             .ok_or_else(|| unexpected(String::from_utf8_lossy(&queue).into_owned()))?;
-        let hash = hash_fields(hash).map_err(|other| unexpected(other.to_string()))?;
+        let hash = match hash {
+            Reply::Bulk(error) => JobHash::NotAHash(String::from_utf8_lossy(&error).into_owned()),
+            fields => hash_fields(fields).map_or(JobHash::BadFieldName, JobHash::Fields),
+        };
         Ok(Some(Taken {
             keys,
             id: String::from_utf8_lossy(&id).into_owned(),
