@@ -113,10 +113,14 @@ pub fn uuid4() -> io::Result<String> {
     let mut bytes = [0u8; 16];
     let mut filled = 0;
     while filled < bytes.len() {
-        // Reads of up to 256 bytes are whole once the pool is ready; the loop is for the rule,
-        // not the case.
-        filled +=
-            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())?;
+        // Reads of up to 256 bytes are whole and never interrupted once the pool is ready; the
+        // loop and the EINTR retry are for a worker started at boot, before it is (a signal
+        // such as our own SIGTERM can then interrupt the wait).
+        match rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => filled += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
     bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant

@@ -43,12 +43,13 @@ pub(super) async fn write(
     outcome: &Outcome,
     ended: SystemTime,
 ) -> Result<WrittenBy, Error> {
-    let end = end_commands(context, keys, run, job, outcome, ended);
     context
         .until_answered("recording a job's outcome", |attempt| {
-            let end = &end;
+            // Built again for each attempt: the worker's state that rides along (which other
+            // job still runs) may have changed during an outage, while the outcome has not.
+            let end = end_commands(context, keys, run, job, outcome, ended);
             async move {
-                let written = context.query(end).await?;
+                let written = context.query(&end).await?;
                 Ok(match written {
                     Reply::Integer(0) if attempt > 0 => {
                         written_by_a_lost_attempt(context, run, ended).await?
