@@ -2,11 +2,12 @@
 //! against our `rq_worker` run as a process, through one real `redis-server`.
 //!
 //! - `rq info`, `Worker.all()` and `Worker.find_by_key()` show our worker, busy with its job;
-//!   SIGTERM lets the job finish, and the worker deregisters;
+//!   SIGTERM lets the job finish, and the worker deregisters; a second SIGTERM is a cold stop;
 //! - three queues are served in priority order;
 //! - `Retry(max=2, interval=1)`, `enqueue_in`, and `depends_on` from Python, run by us (with our
 //!   scheduler); and `enqueue_in` and `depends_on` from us, run by Python's worker;
-//! - `send_stop_job_command` stops a job we run;
+//! - `send_stop_job_command` stops a job we run, `send_kill_horse_command` fails it as a dead
+//!   horse, and `send_shutdown_command` stops our worker warm;
 //! - Redis away for 6 s across the end of a job: the result is recorded, once;
 //! - `--horse process`: a blocking job is killed at its timeout.
 
@@ -117,6 +118,47 @@ fn rq_info_lists_our_busy_worker_and_sigterm_lets_the_job_finish_then_deregister
     assert!(!info.contains("simul-w1"), "{info}");
 }
 
+/// The second signal is RQ's cold stop: the worker quits at once, deregistered, and leaves its
+/// running job in `rq:wip` for recovery (the job stays `started`, with no result).
+#[test]
+fn a_second_sigterm_is_a_cold_stop_that_leaves_the_running_job_to_recovery() {
+    let url = fresh_url();
+    let id = enqueue(
+        &url,
+        "default",
+        "mymodule.async_sleep",
+        json!([3600]),
+        &JobOptions::default(),
+    );
+    let (mut child, mut log) = worker(&url, &["--name", "simul-cold"]);
+    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    sigterm(&child);
+    log.until_containing("Warm shut down requested");
+    sigterm(&child);
+    log.until_containing("Cold shut down");
+    let status = wait(&mut child, "rq_worker");
+    assert_eq!(status.code(), Some(1), "a cold stop exits 1: {status}");
+    assert_eq!(
+        until_statuses(&url, &[&id], &[JobStatus::Started]),
+        [JobStatus::Started]
+    );
+    assert_eq!(latest(&url, &id), None);
+    let running: Vec<String> = simul::run(async {
+        let mut redis = Connection::open(&url).await.unwrap();
+        let wip = cmd("ZRANGE").arg("rq:wip:default").arg(0).arg(-1);
+        let members = redis.query(&wip).await.unwrap().into_array().unwrap();
+        members
+            .iter()
+            .map(|m| m.as_str().unwrap().to_owned())
+            .collect()
+    });
+    assert!(
+        running.len() == 1 && running[0].starts_with(&format!("{id}:")),
+        "rq:wip holds {running:?}"
+    );
+    assert!(interop(&url, &["workers"]).is_empty());
+}
+
 #[test]
 fn three_queues_are_served_in_priority_order() {
     let url = fresh_url();
@@ -221,6 +263,48 @@ fn send_stop_job_command_stops_the_job_we_run() {
     assert_eq!(failed, [id.as_str()]);
     sigterm(&child);
     assert!(wait(&mut child, "rq_worker").success());
+}
+
+/// `send_kill_horse_command` fails the running job as if its work horse had died, and the worker
+/// goes on; `send_shutdown_command` is then a warm stop: the worker exits 0, deregistered.
+#[test]
+fn send_kill_horse_and_send_shutdown_commands_reach_our_worker() {
+    let url = fresh_url();
+    let id = enqueue(
+        &url,
+        "default",
+        "mymodule.async_sleep",
+        json!([3600]),
+        &JobOptions::default(),
+    );
+    let (mut child, mut log) = worker(&url, &["--name", "simul-horse"]);
+    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    assert_eq!(
+        interop(&url, &["kill-horse", "simul-horse"]),
+        ["sent: kill-horse"]
+    );
+    until_statuses(&url, &[&id], &[JobStatus::Failed]);
+    match latest(&url, &id) {
+        Some(JobResult::Failed(text)) => assert!(text.contains("kill-horse"), "{text}"),
+        other => panic!("expected the killed job's failure record, got {other:?}"),
+    }
+    // Still serving: a job after the kill runs.
+    let next = enqueue(
+        &url,
+        "default",
+        "mymodule.add",
+        json!([2, 3]),
+        &JobOptions::default(),
+    );
+    until_statuses(&url, &[&next], &[JobStatus::Finished]);
+    assert_eq!(
+        interop(&url, &["shutdown", "simul-horse"]),
+        ["sent: shutdown"]
+    );
+    log.until_containing("Received shutdown command");
+    assert!(wait(&mut child, "rq_worker").success());
+    log.until_containing("Worker stopped: 1 finished, 1 failed");
+    assert!(interop(&url, &["workers"]).is_empty());
 }
 
 #[test]

@@ -4,6 +4,8 @@ as `key: value` lines.
 
     python interop.py URL workers                 # Worker.all(): name state current_job
     python interop.py URL stop-job JOB_ID         # send_stop_job_command
+    python interop.py URL kill-horse WORKER       # send_kill_horse_command
+    python interop.py URL shutdown WORKER         # send_shutdown_command
     python interop.py URL timed                   # Retry(max=2, interval=1), enqueue_in, depends_on
     python interop.py URL check ID...             # status and return_value of each job
 """
@@ -14,7 +16,7 @@ from datetime import timedelta
 
 from redis import Redis
 from rq import Queue, Retry, Worker
-from rq.command import send_stop_job_command
+from rq.command import send_kill_horse_command, send_shutdown_command, send_stop_job_command
 from rq.job import Job, JobStatus
 
 import mymodule
@@ -41,6 +43,12 @@ def main():
     elif command == "stop-job":
         send_stop_job_command(redis, rest[0])
         print("sent: stop-job")
+    elif command == "kill-horse":
+        send_kill_horse_command(redis, rest[0])
+        print("sent: kill-horse")
+    elif command == "shutdown":
+        send_shutdown_command(redis, rest[0])
+        print("sent: shutdown")
     elif command == "timed":
         q = Queue(connection=redis)
         started = time.monotonic()
