@@ -93,18 +93,25 @@ fn worker(url: &str, args: &[&str]) -> (Child, Lines) {
     (child, lines)
 }
 
+/// Our worker `name`, started on `url` and busy with a job that sleeps `seconds` on the loop:
+/// the job's id, the worker, and its log.
+fn busy_worker(url: &str, name: &str, seconds: f64) -> (String, Child, Lines) {
+    let id = enqueue(
+        url,
+        "default",
+        "mymodule.async_sleep",
+        json!([seconds]),
+        &JobOptions::default(),
+    );
+    let (child, log) = worker(url, &["--name", name]);
+    until_statuses(url, &[&id], &[JobStatus::Started]);
+    (id, child, log)
+}
+
 #[test]
 fn rq_info_lists_our_busy_worker_and_sigterm_lets_the_job_finish_then_deregisters() {
     let url = fresh_url();
-    let id = enqueue(
-        &url,
-        "default",
-        "mymodule.async_sleep",
-        json!([1.5]),
-        &JobOptions::default(),
-    );
-    let (mut child, mut log) = worker(&url, &["--name", "simul-w1"]);
-    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    let (id, mut child, mut log) = busy_worker(&url, "simul-w1", 1.5);
     let seen = interop(&url, &["workers"]);
     assert_eq!(seen, [format!("worker: simul-w1 busy {id} default")]);
     let info = rq_info(&url);
@@ -123,15 +130,7 @@ fn rq_info_lists_our_busy_worker_and_sigterm_lets_the_job_finish_then_deregister
 #[test]
 fn a_second_sigterm_is_a_cold_stop_that_leaves_the_running_job_to_recovery() {
     let url = fresh_url();
-    let id = enqueue(
-        &url,
-        "default",
-        "mymodule.async_sleep",
-        json!([3600]),
-        &JobOptions::default(),
-    );
-    let (mut child, mut log) = worker(&url, &["--name", "simul-cold"]);
-    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    let (id, mut child, mut log) = busy_worker(&url, "simul-cold", 3600.0);
     sigterm(&child);
     log.until_containing("Warm shut down requested");
     sigterm(&child);
@@ -241,15 +240,7 @@ fn enqueue_in_and_depends_on_from_us_run_on_pythons_worker() {
 #[test]
 fn send_stop_job_command_stops_the_job_we_run() {
     let url = fresh_url();
-    let id = enqueue(
-        &url,
-        "default",
-        "mymodule.async_sleep",
-        json!([60]),
-        &JobOptions::default(),
-    );
-    let (mut child, _log) = worker(&url, &["--name", "simul-stopper"]);
-    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    let (id, mut child, _log) = busy_worker(&url, "simul-stopper", 60.0);
     assert_eq!(interop(&url, &["stop-job", &id]), ["sent: stop-job"]);
     until_statuses(&url, &[&id], &[JobStatus::Stopped]);
     match latest(&url, &id) {
@@ -270,15 +261,7 @@ fn send_stop_job_command_stops_the_job_we_run() {
 #[test]
 fn send_kill_horse_and_send_shutdown_commands_reach_our_worker() {
     let url = fresh_url();
-    let id = enqueue(
-        &url,
-        "default",
-        "mymodule.async_sleep",
-        json!([3600]),
-        &JobOptions::default(),
-    );
-    let (mut child, mut log) = worker(&url, &["--name", "simul-horse"]);
-    until_statuses(&url, &[&id], &[JobStatus::Started]);
+    let (id, mut child, mut log) = busy_worker(&url, "simul-horse", 3600.0);
     assert_eq!(
         interop(&url, &["kill-horse", "simul-horse"]),
         ["sent: kill-horse"]
