@@ -95,24 +95,26 @@ impl ThreadMark {
 /// (`Worker::new` refuses 0, which would admit no thread at all).
 pub(crate) async fn admit(max: usize, log: impl Fn(&str)) -> ThreadMark {
     loop {
-        let wait = {
+        let (wait, first_to_wait) = {
             let mut lingering = lock();
             if lingering.count < max {
                 lingering.said = false;
                 return ThreadMark::new();
             }
-            if !std::mem::replace(&mut lingering.said, true) {
-                log(&format!(
-                    "{} blocking jobs that timed out still run on their threads (the limit is \
-                     {max}); new blocking jobs wait for one to return (--horse process kills \
-                     them at the timeout instead)",
-                    lingering.count
-                ));
-            }
+            let first = !std::mem::replace(&mut lingering.said, true);
             let (send, receive) = oneshot::channel();
             lingering.waiters.push_back(send);
-            receive
+            (receive, first.then_some(lingering.count))
         };
+        // Logged with the lock released: a slow stdout must not hold up the job threads that
+        // are ending, which take the same lock.
+        if let Some(count) = first_to_wait {
+            log(&format!(
+                "{count} blocking jobs that timed out still run on their threads (the limit is \
+                 {max}); new blocking jobs wait for one to return (--horse process kills them at \
+                 the timeout instead)"
+            ));
+        }
         let _ = wait.await;
     }
 }
