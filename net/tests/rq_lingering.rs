@@ -124,10 +124,29 @@ fn a_blocking_job_past_the_lingering_limit_waits_until_an_abandoned_thread_retur
             open_the_gate(3);
             until_status(&mut q, &fifth, JobStatus::Finished).await;
             until_status(&mut q, &sixth, JobStatus::Finished).await;
-            stop.stop();
-            let summary = worker.await.unwrap().expect("worker ran");
-            assert_eq!((summary.failed, summary.finished), (4, 2));
             until("every abandoned thread returned", || {
+                lingering_threads() == 0
+            })
+            .await;
+
+            // A cold stop aborts the task of a job whose thread runs: that thread is abandoned
+            // too, and counted until it returns.
+            q.enqueue("held", json!([])).await.unwrap();
+            until("the seventh job's thread started", || {
+                STARTED.load(Ordering::SeqCst) == 7
+            })
+            .await;
+            stop.abort();
+            let summary = worker.await.unwrap().expect("worker ran");
+            assert!(summary.aborted);
+            assert_eq!((summary.failed, summary.finished), (4, 2));
+            assert_eq!(
+                lingering_threads(),
+                1,
+                "the aborted job's thread is not counted"
+            );
+            open_the_gate(1);
+            until("the aborted job's thread returned", || {
                 lingering_threads() == 0
             })
             .await;

@@ -125,6 +125,7 @@ async fn on_thread(
             "WorkHorseError: cannot start a thread for {func}: {e}"
         ))));
     }
+    let _waiting = mark.waiting();
     match bounded(receive, limit, interrupted).await {
         Ok(Ok(Ok(output))) => Ended::Output(output),
         Ok(Ok(Err(panic))) => Ended::Output(Err(JobError::new(format!(
@@ -134,10 +135,7 @@ async fn on_thread(
         Ok(Err(_dropped)) => Ended::Output(Err(JobError::new(format!(
             "PanicException: the thread running {func} went away"
         )))),
-        Err(ended) => {
-            mark.abandon();
-            ended
-        }
+        Err(ended) => ended,
     }
 }
 

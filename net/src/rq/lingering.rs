@@ -77,8 +77,14 @@ impl ThreadMark {
         }
     }
 
-    /// Called by the job when it stops waiting for the thread (timeout, stop).
-    pub(crate) fn abandon(&self) {
+    /// The job's side of the mark while it waits for the thread: dropping it, however the job
+    /// stops waiting (the thread's answer came, a timeout or a stop, or the job's task was
+    /// aborted by a cold stop), abandons a thread still running.
+    pub(crate) fn waiting(self) -> Waiting {
+        Waiting(self)
+    }
+
+    fn abandon(&self) {
         let mut lingering = lock();
         if self
             .0
@@ -87,6 +93,16 @@ impl ThreadMark {
         {
             lingering.count += 1;
         }
+    }
+}
+
+/// See [`ThreadMark::waiting`].
+pub(crate) struct Waiting(ThreadMark);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        // A thread that already returned is DONE, and the exchange inside leaves it so.
+        self.0.abandon();
     }
 }
 
