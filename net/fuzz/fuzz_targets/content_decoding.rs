@@ -12,8 +12,8 @@ use simul_net::http::{ContentCoding, ContentDecoder, DecodeError};
 
 /// Output beyond this is cut off (the real client's body limit does the same): a bomb must not
 /// exhaust the fuzzer's memory, nor its time (with a room of one byte, each byte of output is a
-/// call). 64 KiB is twice deflate's 32 KiB window, so back-references across the window still come
-/// before the cut.
+/// call). 64 KiB is twice deflate's 32 KiB window, so back-references across the window still
+/// come before the cut.
 const LIMIT: usize = 1 << 16;
 
 fuzz_target!(|data: &[u8]| {
