@@ -228,7 +228,6 @@ pub fn drain(
     })
 }
 
-/// The command that runs `worker` on queue `default` of `redis_url`.
 /// The worker under test: killed and reaped however `drain` returns, so an error on the way (a
 /// probe that fails, a worker past its limit) leaves no process behind.
 struct KilledOnDrop(std::process::Child);
@@ -250,6 +249,7 @@ impl Drop for RemovedOnDrop {
     }
 }
 
+/// The command that runs `worker` on queue `default` of `redis_url`.
 fn worker_command(worker: &str, redis_url: &str, concurrency: usize) -> Result<Command, String> {
     let rq = |class: Option<&str>| -> Result<Command, String> {
         let python = python().ok_or("SIMUL_RQ_PYTHON is not a python that can import rq")?;

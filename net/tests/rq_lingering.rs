@@ -1,5 +1,6 @@
 //! The bound on threads that timed-out blocking jobs leave running (`rq/lingering.rs`, the
-//! invariant "at most `max` abandoned threads are alive"), against a real `redis-server`.
+//! invariant "no job thread starts while `max` or more abandoned threads are alive", so at most
+//! `max - 1 + concurrency` are), against a real `redis-server`.
 //!
 //! A binary of its own: the count is the process's, and the timed-out sleeps of `rq.rs`'s tests
 //! would move it. The jobs' threads wait on a gate the test opens one thread at a time, so

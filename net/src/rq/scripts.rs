@@ -104,15 +104,21 @@ pub(crate) fn end(
 /// hash in the same step (the worker's next command would be that `HGETALL`; here it costs no
 /// round trip of its own): returns `{queue key, id, {field, value, ...}}`, or nil when all are
 /// empty. The hash is empty when the job was deleted or expired while queued. When the job's key
-/// is not a hash, the third element is Redis's error text instead: the `LMOVE` is done and
-/// cannot be undone, so the script must still name the id it moved, or it would sit in the
-/// intermediate list until recovery requeued it, to fail the same way for ever.
+/// is not a hash (`WRONGTYPE`), the third element is Redis's error text instead: the script must
+/// still name the id it moved, or it would sit in the intermediate list until recovery requeued
+/// it, to fail the same way for ever. Any other error (an ACL that forbids the key, say) may pass,
+/// so the move is undone and the take fails, to be tried again: dropping that id would lose the
+/// job.
 const TAKE: &str = r#"
 for _, queue in ipairs(ARGV) do
   local id = redis.call('LMOVE', queue, queue .. ':intermediate', 'LEFT', 'RIGHT')
   if id then
     local hash = redis.pcall('HGETALL', 'rq:job:' .. id)
-    if hash.err then return {queue, id, hash.err} end
+    if hash.err then
+      if string.sub(hash.err, 1, 9) == 'WRONGTYPE' then return {queue, id, hash.err} end
+      redis.call('LMOVE', queue .. ':intermediate', queue, 'RIGHT', 'LEFT')
+      return redis.error_reply(hash.err)
+    end
     return {queue, id, hash}
   end
 end
