@@ -85,6 +85,10 @@ impl ThreadMark {
     }
 
     fn abandon(&self) {
+        // The usual case, a thread that returned while its job waited, needs no lock.
+        if self.0.load(Ordering::Acquire) == DONE {
+            return;
+        }
         let mut lingering = lock();
         if self
             .0
@@ -119,6 +123,9 @@ pub(crate) async fn admit(max: usize, log: impl Fn(&str)) -> ThreadMark {
             }
             let first = !std::mem::replace(&mut lingering.said, true);
             let (send, receive) = oneshot::channel();
+            // Jobs stopped while they waited leave closed senders; drop them here, so that a
+            // limit that stays reached does not collect one per stopped job.
+            lingering.waiters.retain(|waiter| !waiter.is_closed());
             lingering.waiters.push_back(send);
             (receive, first.then_some(lingering.count))
         };

@@ -68,8 +68,9 @@ impl Taker {
     // BOOK: rq-take
     /// Takes the head of the first non-empty queue into its intermediate list: the queue's keys,
     /// the id and the job's hash (read in the same script: empty if the job no longer exists),
-    /// or `None` if every queue is empty. An error means no id was moved, except for a reply of
-    /// the wrong shape, which only a script other than ours could give.
+    /// or `None` if every queue is empty. After an error an id may still have moved: a reply
+    /// lost on the way, or one of a shape only a script other than ours could give. Such an id
+    /// waits in the intermediate list for recovery, which requeues it after its grace.
     pub(crate) async fn take(&mut self) -> Result<Option<Taken>, Error> {
         let take = scripts::take(self.queues.iter().map(|k| k.queue.as_str()));
         let reply = self.taker.query(&take).await?.into_result()?;
@@ -89,7 +90,10 @@ impl Taker {
             .ok_or_else(|| unexpected(String::from_utf8_lossy(&queue).into_owned()))?;
         let hash = match hash {
             Reply::Bulk(error) => JobHash::NotAHash(String::from_utf8_lossy(&error).into_owned()),
-            fields => hash_fields(fields).map_or(JobHash::BadFieldName, JobHash::Fields),
+            fields @ Reply::Array(_) => {
+                hash_fields(fields).map_or(JobHash::BadFieldName, JobHash::Fields)
+            }
+            other => return Err(unexpected(other.to_string())),
         };
         Ok(Some(Taken {
             keys,

@@ -257,7 +257,8 @@ async fn dispatch(
             Either::Left(Err(_)) | Either::Right(()) => break,
         }
         let slot = Slot(Rc::clone(slots));
-        // The take is one short script: never raced against a stop, so it never strands an id.
+        // The take is one short script, never raced against a stop: a stop strands no id (a reply
+        // lost to the network can, until recovery's grace).
         match taker.take().await {
             Ok(Some(taken)) => {
                 running.push(spawn(run_job(Rc::clone(context), taken, slot)));
