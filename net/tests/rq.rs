@@ -350,6 +350,14 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
         let not_a_hash = cmd("SET").arg(Keys::job("not-a-hash")).arg("a string");
         redis.query(&not_a_hash).await.unwrap();
         redis.rpush("rq:queue:default", "not-a-hash").await.unwrap();
+        // An id that is not UTF-8, with a readable job under it: RQ cannot name it, so it is
+        // taken out of the list by its bytes (a lossy name would leave it there for ever).
+        let foreign = &b"foreign-\xff"[..];
+        let foreign_job = cmd("HSET")
+            .arg([&b"rq:job:"[..], foreign].concat())
+            .args(["status", "queued"]);
+        redis.query(&foreign_job).await.unwrap();
+        redis.rpush("rq:queue:default", foreign).await.unwrap();
         let last = q.enqueue("mymodule.add", json!([2, 3])).await.unwrap();
 
         let summary = worker(&url, burst()).run().await.unwrap();
@@ -398,6 +406,15 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
         let get = cmd("GET").arg(Keys::job("not-a-hash"));
         let kept = q.connection().query(&get).await.unwrap();
         assert_eq!(kept.as_str(), Some("a string"));
+        let status = cmd("HGET")
+            .arg([&b"rq:job:"[..], foreign].concat())
+            .arg("status");
+        let kept = q.connection().query(&status).await.unwrap();
+        assert_eq!(
+            kept.as_str(),
+            Some("queued"),
+            "the foreign job is left as it was"
+        );
         let mut failed = q.failed_job_ids().await.unwrap();
         failed.sort();
         assert_eq!(
@@ -716,6 +733,47 @@ fn recovery_requeues_a_job_stuck_in_the_intermediate_list_after_the_grace() {
             q.latest_result(&id).await.unwrap(),
             Some(JobResult::Finished(json!(42)))
         );
+    });
+}
+
+#[test]
+fn recovery_removes_entries_whose_id_is_not_utf8_by_their_bytes() {
+    run(async {
+        let url = fresh_url().await;
+        let mut q = queue(&url).await;
+        let redis = q.connection();
+        let taken = &b"taken-\xfe"[..];
+        redis
+            .rpush("rq:queue:default:intermediate", taken)
+            .await
+            .unwrap();
+        let started = cmd("ZADD")
+            .arg("rq:wip:default")
+            .arg(1)
+            .arg(&b"started-\xff:exec1"[..]);
+        redis.query(&started).await.unwrap();
+
+        let mut janitor = Connection::open(&url).await.unwrap();
+        let grace = Duration::from_secs(3600);
+        let report = rq::recover(&mut janitor, "default", grace, "j")
+            .await
+            .unwrap();
+        assert_eq!(
+            report.foreign,
+            ["started-\\xff:exec1", "taken-\\xfe"],
+            "{report:?}"
+        );
+        assert!(!report.is_empty());
+        let redis = q.connection();
+        assert!(list(redis, "rq:queue:default:intermediate")
+            .await
+            .is_empty());
+        let wip = redis.query(&cmd("ZCARD").arg("rq:wip:default")).await;
+        assert_eq!(wip.unwrap(), Value::Integer(0));
+        let again = rq::recover(&mut janitor, "default", grace, "j")
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "nothing is left to remove: {again:?}");
     });
 }
 

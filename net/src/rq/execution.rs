@@ -68,10 +68,17 @@ pub(crate) async fn run_job(context: Rc<Context>, taken: Taken, _slot: Slot) {
     }
 }
 
-/// Takes `id` out of the intermediate list without running it, saying `why` in the log: a job
-/// with nothing to run (RQ skips these too). Never wrote the worker's state.
-async fn drop_taken(context: &Context, keys: &Keys, id: &str, why: &str) -> Result<bool, Error> {
-    let drop_id = cmd("LREM").arg(&keys.intermediate).arg(1).arg(id);
+/// Takes `entry` (the id's bytes) out of the intermediate list without running it, saying `why`
+/// of job `id` in the log: a job with nothing to run (RQ skips these too). Never wrote the
+/// worker's state.
+async fn drop_taken(
+    context: &Context,
+    keys: &Keys,
+    entry: &[u8],
+    id: &str,
+    why: &str,
+) -> Result<bool, Error> {
+    let drop_id = cmd("LREM").arg(&keys.intermediate).arg(1).arg(entry);
     context
         .until_answered("dropping a job with nothing to run", |_| {
             context.query(&drop_id)
@@ -99,12 +106,18 @@ async fn process(
         }),
         JobHash::NotAHash(why) => {
             let why = format!("its key is not a hash ({why})");
-            return drop_taken(context, keys, id, &why).await;
+            return drop_taken(context, keys, id.as_bytes(), id, &why).await;
+        }
+        JobHash::ForeignId(entry) => {
+            let why = "its id is not UTF-8, so RQ cannot read it (its hash is left as it is)";
+            return drop_taken(context, keys, &entry, id, why).await;
         }
     };
     let job = match read {
         // Deleted or expired while queued: nothing to run (RQ skips it too).
-        Ok(None) => return drop_taken(context, keys, id, "it no longer exists").await,
+        Ok(None) => {
+            return drop_taken(context, keys, id.as_bytes(), id, "it no longer exists").await
+        }
         Ok(Some(job)) => Ok(job),
         // Unreadable (a poison job): it is started and failed below, never requeued.
         Err(unreadable) => Err(unreadable),

@@ -25,6 +25,10 @@
 //!   is not lost: it is in `rq:failed:<q>` and [`Queue::requeue_failed`](super::Queue::requeue_failed)
 //!   puts it back.
 //!
+//! An entry whose id is not UTF-8, in either place, was not written by RQ or by us: RQ decodes
+//! every id as UTF-8 and cannot name it, and neither can any registry. It is **removed** from
+//! where it was found, by its bytes, and reported; its job's hash is left as it is.
+//!
 //! Two passes may run at once (two workers, Python's or ours): an abandoned job is ended by the
 //! guarded end script (`scripts.rs`), which does nothing unless the run is still in `rq:wip`
 //! and still expired; an intermediate entry is requeued by a `WATCH`ed transaction. Either way
@@ -62,6 +66,9 @@ pub struct Report {
     /// Ids dropped from the intermediate list because their job had begun or was queued again
     /// (an entry RQ's worker left behind when it died mid-start): requeuing would run it twice.
     pub dropped: Vec<String>,
+    /// Intermediate or `rq:wip` entries removed because their id is not UTF-8, escaped for
+    /// display (`\xff`).
+    pub foreign: Vec<String>,
     /// Intermediate entries seen for the first time (handled on a later pass, after the grace).
     pub first_seen: usize,
 }
@@ -73,6 +80,7 @@ impl Report {
             && self.retried.is_empty()
             && self.abandoned.is_empty()
             && self.dropped.is_empty()
+            && self.foreign.is_empty()
     }
 }
 
@@ -106,22 +114,34 @@ pub async fn recover(
         .zrangebyscore(&keys.wip, 0, epoch_whole_seconds(now))
         .await?;
     for member in expired {
-        let member = String::from_utf8_lossy(&member).into_owned();
-        abandon(conn, &keys, &member, worker, &mut report).await?;
+        match String::from_utf8(member) {
+            Ok(member) => abandon(conn, &keys, &member, worker, &mut report).await?,
+            Err(foreign) => {
+                let remove = cmd("ZREM").arg(&keys.wip).arg(foreign.as_bytes());
+                remove_foreign(conn, remove, foreign.as_bytes(), &mut report).await?;
+            }
+        }
     }
     let taken = conn
         .query(&cmd("LRANGE").arg(&keys.intermediate).arg(0).arg(-1))
         .await?
         .into_result()?;
-    let taken: Vec<String> = taken
+    let taken = taken
         .into_array()
         .unwrap_or_default()
         .into_iter()
-        .filter_map(Value::into_bytes)
-        .map(|id| String::from_utf8_lossy(&id).into_owned())
-        .collect();
+        .filter_map(Value::into_bytes);
     for id in taken {
-        rescue(conn, &keys, &id, grace, &mut report).await?;
+        match String::from_utf8(id) {
+            Ok(id) => rescue(conn, &keys, &id, grace, &mut report).await?,
+            Err(foreign) => {
+                let remove = cmd("LREM")
+                    .arg(&keys.intermediate)
+                    .arg(1)
+                    .arg(foreign.as_bytes());
+                remove_foreign(conn, remove, foreign.as_bytes(), &mut report).await?;
+            }
+        }
     }
     let now = epoch_whole_seconds(SystemTime::now());
     for registry in [&keys.finished, &keys.failed] {
@@ -130,6 +150,21 @@ pub async fn recover(
             .into_result()?;
     }
     Ok(report)
+}
+
+/// Runs `remove`, which takes out the entry of an id that is not UTF-8 (see the module doc), and
+/// reports the id if it was still there.
+async fn remove_foreign(
+    conn: &mut Connection,
+    remove: Cmd,
+    id: &[u8],
+    report: &mut Report,
+) -> Result<(), Error> {
+    let removed = conn.query(&remove).await?.into_result()?;
+    if removed != Value::Integer(0) {
+        report.foreign.push(id.escape_ascii().to_string());
+    }
+    Ok(())
 }
 
 /// Runs `commands` in a transaction after a `WATCH`; `Ok(false)` if a watched key changed.
@@ -390,6 +425,12 @@ pub(crate) async fn maintain(context: &Context, janitor: &mut Connection, queues
                         "Dropped job {} from the intermediate list: it had begun, or is queued \
                          again (not requeued, or it would run twice)",
                         log_safe(id)
+                    ));
+                }
+                for id in &report.foreign {
+                    context.log(&format!(
+                        "Removed entry {id} from {}: its id is not UTF-8, so RQ cannot read it",
+                        keys.name()
                     ));
                 }
                 let n = report.requeued.len() + report.retried.len() + report.abandoned.len();

@@ -29,6 +29,7 @@ use crate::redis::{cmd, hash_fields, Connection, Value as Reply, BLOCKING_MARGIN
 /// A job just taken into its queue's intermediate list, with its hash as it was at that moment.
 pub(crate) struct Taken {
     pub keys: Keys,
+    /// The id as text: the id itself, or for a [`JobHash::ForeignId`] its bytes escaped.
     pub id: String,
     pub hash: JobHash,
 }
@@ -44,6 +45,11 @@ pub(crate) enum JobHash {
     NotAHash(String),
     /// A field name is not UTF-8: the job is unreadable, and is failed as a poison job.
     BadFieldName,
+    /// The id itself is not UTF-8 (these are its bytes, as they sit in the intermediate list).
+    /// RQ decodes every id it reads as UTF-8, so no RQ tool can name, run or fail this job, and
+    /// no registry of ours can record it: it can only be taken out of the list, and its hash
+    /// (not read) left as it is.
+    ForeignId(Vec<u8>),
 }
 
 /// The connections a worker takes and waits with.
@@ -95,10 +101,15 @@ impl Taker {
             }
             other => return Err(unexpected(other.to_string())),
         };
-        Ok(Some(Taken {
-            keys,
-            id: String::from_utf8_lossy(&id).into_owned(),
-            hash,
+        // A lossy conversion would name another id: every later LREM of it would miss, and the
+        // real entry would stay in the intermediate list for ever.
+        Ok(Some(match String::from_utf8(id) {
+            Ok(id) => Taken { keys, id, hash },
+            Err(foreign) => Taken {
+                keys,
+                id: foreign.as_bytes().escape_ascii().to_string(),
+                hash: JobHash::ForeignId(foreign.into_bytes()),
+            },
         }))
     }
 
