@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use redis_support::{fresh_db, shared};
+use redis_support::{fresh_db, shared, RedisServer};
 use rq_common::until_status;
 use serde_json::{json, Map};
 use simul_net::redis::{cmd, Connection, Value};
@@ -440,6 +440,69 @@ fn unknown_functions_and_unreadable_jobs_fail_without_panicking() {
             .await
             .is_empty());
         assert!(list(redis, "rq:queue:default").await.is_empty());
+    });
+}
+
+/// An error inside the take script that says nothing about the job (here an ACL that lets the
+/// worker's user touch every `rq:` key but `rq:job:*`) must not lose it: the script moves the id
+/// back to the head of its queue and fails, and the worker tries again later.
+#[test]
+fn a_take_refused_by_an_acl_puts_the_id_back_at_the_head_of_its_queue() {
+    let server = RedisServer::start(&[]);
+    run(async move {
+        let mut admin = Connection::open(&server.url(0)).await.unwrap();
+        let no_jobs = cmd("ACL").args([
+            "SETUSER",
+            "no-jobs",
+            "on",
+            ">pw",
+            "+@all",
+            "~rq:[^j]*",
+            "&*",
+        ]);
+        admin.query(&no_jobs).await.unwrap().into_result().unwrap();
+        let mut q = queue(&server.url(0)).await;
+        let id = q.enqueue("mymodule.add", json!([1, 2])).await.unwrap();
+        // Whether an EVAL (the take) has failed: `failed_calls` in its command statistics.
+        let refused = || async {
+            let info = cmd("INFO").arg("commandstats");
+            let mut redis = Connection::open(&server.url(0)).await.unwrap();
+            let text = redis.query(&info).await.unwrap();
+            let text = text.as_str().unwrap_or_default().to_owned();
+            let eval = text.lines().find(|l| l.starts_with("cmdstat_eval:"));
+            let failed = eval.and_then(|l| l.split("failed_calls=").nth(1));
+            failed.is_some_and(|n| !n.starts_with('0'))
+        };
+        assert!(!refused().await);
+
+        let refused_worker = worker(&server.url_with("no-jobs:pw", 0), WorkerOptions::default());
+        let stop = refused_worker.stop_handle();
+        let running = spawn(refused_worker.run());
+        let mut seen = false;
+        for _ in 0..500 {
+            if refused().await {
+                seen = true;
+                break;
+            }
+            time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen, "the worker's take never met the ACL");
+        stop.stop();
+        let summary = running.await.unwrap().unwrap();
+        assert_eq!(summary.finished + summary.failed, 0);
+        let redis = q.connection();
+        assert_eq!(list(redis, "rq:queue:default").await, [id.as_str()]);
+        assert!(list(redis, "rq:queue:default:intermediate")
+            .await
+            .is_empty());
+        assert_eq!(q.status(&id).await.unwrap(), Some(JobStatus::Queued));
+
+        // Nothing was lost: a worker that may read the job runs it.
+        worker(&server.url(0), burst()).run().await.unwrap();
+        assert_eq!(
+            q.latest_result(&id).await.unwrap(),
+            Some(JobResult::Finished(json!(3)))
+        );
     });
 }
 
