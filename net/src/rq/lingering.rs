@@ -10,6 +10,11 @@
 //! that never return and have a timeout would start a thread per job for ever; with it, the
 //! worker stops taking such work into threads, and says why once per episode.
 //!
+//! The count is one per process, not one per worker: threads are a process's resource, and two
+//! workers in one process would otherwise each allow `max`. With several workers, each starts a
+//! thread only while the shared count is below its own `max`, and `concurrency` in the bound
+//! above is the sum of theirs.
+//!
 //! A thread's life is one atomic, moved once by whoever comes first:
 //! `RUNNING -> DONE` (the function returned while its job still waited for it), or
 //! `RUNNING -> ABANDONED` (the job gave up first), then `ABANDONED -> DONE` when the function
