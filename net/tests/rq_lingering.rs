@@ -18,7 +18,8 @@ use rq_common::until_status;
 use serde_json::json;
 use simul_net::redis::{cmd, Connection};
 use simul_net::rq::{
-    lingering_threads, Functions, JobOptions, JobStatus, Queue, Worker, WorkerOptions,
+    jobs_waiting_for_a_thread, lingering_threads, Functions, JobOptions, JobStatus, Queue, Worker,
+    WorkerOptions,
 };
 use simul_runtime::time::{self, timeout};
 use simul_runtime::{run, spawn};
@@ -103,11 +104,17 @@ fn a_blocking_job_past_the_lingering_limit_waits_until_an_abandoned_thread_retur
             let sixth = q.enqueue("held", json!([])).await.unwrap();
             until_status(&mut q, &fifth, JobStatus::Started).await;
             until_status(&mut q, &sixth, JobStatus::Started).await;
+            until("both jobs wait for a thread", || {
+                jobs_waiting_for_a_thread() == 2
+            })
+            .await;
             open_the_gate(2);
             until("two abandoned threads returned", || {
                 lingering_threads() == 2
             })
             .await;
+            // Woken by each return, both found the limit still reached and wait again.
+            until("both jobs wait again", || jobs_waiting_for_a_thread() == 2).await;
             assert_eq!(
                 STARTED.load(Ordering::SeqCst),
                 4,

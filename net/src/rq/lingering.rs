@@ -151,3 +151,9 @@ pub(crate) async fn admit(max: usize, log: impl Fn(&str)) -> ThreadMark {
 pub fn lingering_threads() -> usize {
     lock().count
 }
+
+/// How many blocking jobs wait now for the count of abandoned threads to drop below their
+/// worker's limit: the work this bound holds back, for a monitor (or a test) to see.
+pub fn jobs_waiting_for_a_thread() -> usize {
+    lock().waiters.iter().filter(|w| !w.is_closed()).count()
+}

@@ -83,7 +83,7 @@ pub use job::{
     DEFAULT_TIMEOUT, MAX_SECONDS,
 };
 pub use keys::{Keys, QUEUES, WORKERS};
-pub use lingering::{lingering_threads, DEFAULT_MAX_LINGERING};
+pub use lingering::{jobs_waiting_for_a_thread, lingering_threads, DEFAULT_MAX_LINGERING};
 pub use maintenance::{recover, Report};
 pub use options::{Horse, Summary, WorkerOptions};
 pub use pickle::{
