@@ -213,14 +213,6 @@ impl TcpStream {
             .poll_write_from(cx, buf, |socket, buf| (&*socket).write(buf))
     }
 
-    /// Whether a read in this poll already found the socket empty, so that a peek now would
-    /// certainly say `WouldBlock` unless the peer raced us (see
-    /// [`IoSource::read_drained_this_poll`]). The idle probe's way to spare a syscall when a
-    /// connection is reused the moment it went idle.
-    pub fn read_drained_this_poll(&self) -> bool {
-        self.source.read_drained_this_poll()
-    }
-
     /// Looks at incoming bytes without waiting or consuming them:
     /// `Ok(0)` means the peer closed, `WouldBlock` that nothing arrived.
     /// A connection pool uses this to spot a dead idle connection.

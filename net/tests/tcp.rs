@@ -190,36 +190,3 @@ fn data_and_close_in_one_event_still_reach_end_of_stream() {
         assert_eq!(end.await.expect("end of stream never seen").unwrap(), 0);
     });
 }
-
-/// The idle probe spares its syscall only when this very poll read the socket empty: nothing of
-/// this loop ran since, so only a peer racing us can have sent anything (as here, on purpose).
-/// In any later poll it asks the kernel, and sees what came.
-#[test]
-fn the_idle_probe_trusts_an_empty_read_only_within_the_same_poll() {
-    use simul_net::connect::{Stream, Transport};
-    use std::io::Write;
-    run(async {
-        let listener = std::net::TcpListener::bind(any_port()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut transport = Transport::new(Stream::Tcp(tcp), addr);
-        peer.write_all(b"answer").unwrap();
-        let mut got = 0;
-        while got < 6 {
-            got += transport.fill().await.unwrap();
-        }
-        // The read that took the last byte was short: the socket is empty as of this poll.
-        transport.buf().consume(6);
-        peer.write_all(b"unasked").unwrap();
-        assert!(
-            transport.is_idle_and_open(),
-            "within the poll that emptied the socket, the probe makes no syscall"
-        );
-        simul_runtime::yield_now().await;
-        assert!(
-            !transport.is_idle_and_open(),
-            "a later poll asks the kernel, which holds the unasked bytes"
-        );
-    });
-}

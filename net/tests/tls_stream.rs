@@ -273,6 +273,8 @@ fn the_idle_probe_refuses_a_connection_the_server_closed_with_close_notify() {
         assert_eq!(read_exactly(&mut tls, 3).await, b"bye");
         // The close_notify was written before "bye" was read here, on loopback: it is queued.
         assert!(!tls.is_idle_and_open());
+        simul_runtime::yield_now().await;
+        assert!(!tls.is_idle_and_open(), "asked again, in a later poll");
         drop(tls);
         server.await.unwrap();
     });

@@ -30,14 +30,6 @@
 //! there is no budget and every operation may proceed.
 //! [`unconstrained`] opts a future out, for code that must not be
 //! interrupted (and accepts that it may then hold the loop).
-//!
-//! ## The poll's serial number
-//! The budget is state of one poll; so is the poll's serial, kept beside it
-//! ([`current_poll`]). It changes when a task poll begins and again when it
-//! ends, so two reads of it agree only within one poll: nothing else of this
-//! loop ran between them, and the reactor did not look at the kernel. That
-//! lets an [`IoSource`](crate::io::IoSource) say "this poll already saw the
-//! socket empty" and spare its caller a syscall.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -54,18 +46,6 @@ pub const PER_POLL: u8 = 128;
 thread_local! {
     /// Units left in the current poll; `None` means unconstrained.
     static BUDGET: Cell<Option<u8>> = const { Cell::new(None) };
-    /// Odd during a task poll, even between polls; never reset, so no two polls of this thread,
-    /// on one loop or on successive ones, share a serial.
-    static POLL: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Moves the poll serial on when a poll ends, even if it panicked.
-struct EndPoll;
-
-impl Drop for EndPoll {
-    fn drop(&mut self) {
-        POLL.with(|serial| serial.set(serial.get().wrapping_add(1)));
-    }
 }
 
 /// Puts the budget back as it was, even if the poll panicked.
@@ -86,22 +66,7 @@ impl Drop for Restore {
 #[inline]
 pub(crate) fn with_budget<R>(poll: impl FnOnce() -> R) -> R {
     BUDGET.with(|budget| budget.set(Some(PER_POLL)));
-    POLL.with(|serial| serial.set(serial.get().wrapping_add(1)));
-    let _end = EndPoll;
     poll()
-}
-
-/// The serial of the task poll running now (see the module doc), or an even number that no
-/// poll has between polls and outside a loop.
-#[inline]
-pub(crate) fn current_poll() -> u64 {
-    POLL.with(Cell::get)
-}
-
-/// Whether `serial`, read earlier with [`current_poll`], names the task poll running now.
-#[inline]
-pub(crate) fn is_current_poll(serial: u64) -> bool {
-    serial % 2 == 1 && serial == current_poll()
 }
 
 /// No budget: this thread is leaving the loop (`block_on` returns or panics).

@@ -8,12 +8,7 @@
 //! (the reactor only stores it): after an operation returned `WouldBlock`,
 //! and, for byte streams, after a short read or write. And every operation
 //! through it spends one unit of the task's cooperative budget (`coop.rs`).
-//!
-//! It remembers in which poll it last used the read readiness up, so that a
-//! caller can ask, without a syscall, whether the socket was already seen
-//! empty in this very poll ([`IoSource::read_drained_this_poll`]).
 
-use std::cell::Cell;
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
@@ -50,8 +45,6 @@ pub struct IoSource<T: Source> {
     io: T,
     key: SourceKey,
     driver: Rc<Driver>,
-    /// The poll (`coop::current_poll`) in which the read readiness was last used up.
-    read_drained_in: Cell<u64>,
 }
 
 impl<T: Source> IoSource<T> {
@@ -62,12 +55,7 @@ impl<T: Source> IoSource<T> {
     pub fn new(mut io: T) -> io::Result<IoSource<T>> {
         let driver = Driver::current("IoSource::new");
         let key = driver.reactor().register(&mut io)?;
-        Ok(IoSource {
-            io,
-            key,
-            driver,
-            read_drained_in: Cell::new(0),
-        })
+        Ok(IoSource { io, key, driver })
     }
 
     /// The wrapped object, for operations that do not block (addresses, options).
@@ -146,42 +134,6 @@ impl<T: Source> IoSource<T> {
         poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
 
-    /// Whether the read side was already seen empty in the poll running now:
-    /// an operation earlier in this poll used the read readiness up (a
-    /// `WouldBlock`, or a short read on a stream). The kernel's buffer was
-    /// empty a moment ago, and since then no other task of this loop has run
-    /// and the reactor has not looked, so only a peer racing us can have
-    /// sent anything. Lets a caller skip a syscall whose answer it knows;
-    /// `false` means "ask the kernel", never "there is data".
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use simul_runtime::io::IoSource;
-    ///
-    /// simul_runtime::run(async {
-    ///     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-    ///     a.set_nonblocking(true).unwrap();
-    ///     let a = IoSource::new(mio::net::UnixStream::from_std(a)).unwrap();
-    ///     use std::io::Write;
-    ///     (&b).write_all(b"hi").unwrap();
-    ///     assert!(!a.read_drained_this_poll());
-    ///     let mut buf = [0u8; 16];
-    ///     let n = std::future::poll_fn(|cx| {
-    ///         a.poll_read_into(cx, &mut buf, |s, buf| (&*s).read(buf))
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    ///     assert_eq!(n, 2); // short: the buffer is empty now
-    ///     assert!(a.read_drained_this_poll());
-    ///     simul_runtime::yield_now().await; // another poll: ask the kernel again
-    ///     assert!(!a.read_drained_this_poll());
-    /// });
-    /// ```
-    // BOOK: drained-this-poll
-    pub fn read_drained_this_poll(&self) -> bool {
-        coop::is_current_poll(self.read_drained_in.get())
-    }
-
     /// Ready when the reactor has reported readiness in `direction` that no
     /// operation has consumed yet. Waiting spends no budget.
     pub fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<()> {
@@ -191,7 +143,7 @@ impl<T: Source> IoSource<T> {
     /// Every operation goes through here: wait for readiness, try, and on
     /// `WouldBlock` forget the readiness and wait again. `drained` says
     /// whether a successful result used the readiness up as well (a short
-    /// transfer on a stream). The only code that clears readiness (in `used_up`).
+    /// transfer on a stream). The only code that clears readiness.
     // BOOK: poll-io
     fn poll_io<R>(
         &self,
@@ -209,24 +161,18 @@ impl<T: Source> IoSource<T> {
             }
             match op(&self.io) {
                 // Consumed the readiness: wait for the next edge.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.used_up(direction),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    reactor.clear_ready(self.key, direction)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => {
                     if result.as_ref().is_ok_and(&drained) {
-                        self.used_up(direction);
+                        reactor.clear_ready(self.key, direction);
                     }
                     spend.done();
                     return Poll::Ready(result);
                 }
             }
-        }
-    }
-
-    /// Forgets `direction`'s readiness, noting the poll for a read.
-    fn used_up(&self, direction: Direction) {
-        self.driver.reactor().clear_ready(self.key, direction);
-        if direction == Direction::Read {
-            self.read_drained_in.set(coop::current_poll());
         }
     }
 }

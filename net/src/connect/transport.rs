@@ -179,17 +179,13 @@ impl Transport {
     }
 
     /// Whether an idle connection can carry another exchange: nothing unread in the buffer, and
-    /// the peer has neither closed it nor sent anything since. Asked without waiting, and
-    /// without a syscall when this poll already read the socket empty (a connection reused the
-    /// moment its last exchange ended: only a peer racing us could have sent anything since,
-    /// the race the HTTP client's retry is for).
+    /// the peer has neither closed it nor sent anything since. Asked without waiting.
     // BOOK: idle-probe
     pub fn is_idle_and_open(&mut self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
         match &mut self.stream {
-            Stream::Tcp(tcp) if tcp.read_drained_this_poll() => true,
             Stream::Tcp(tcp) => {
                 let mut probe = [0u8; 1];
                 // WouldBlock is the healthy answer: silence. Ok(0) is the peer's close, Ok(n)

@@ -228,34 +228,32 @@ impl TlsStream {
     /// (a TLS 1.3 server sends session tickets after the handshake, often after the first
     /// response), but plaintext nobody asked for, a `close_notify`, a close or an error are not.
     /// (A plain TCP connection only peeks; here the bytes must be decrypted to be judged.)
-    /// When this poll already read the socket empty there is nothing new to read, and only
-    /// what rustls holds is judged.
     pub fn is_idle_and_open(&mut self) -> bool {
         if self.closing || self.tls.is_handshaking() {
             return false;
         }
-        if !self.tcp.read_drained_this_poll() {
-            loop {
-                match self.tls.read_tls(&mut Probe(&self.tcp)) {
-                    Ok(0) => return false,
-                    // Judged record by record: rustls's buffer is bounded.
-                    Ok(_) if !self.holds_nothing_unasked() => return false,
+        loop {
+            match self.tls.read_tls(&mut Probe(&self.tcp)) {
+                Ok(0) => return false,
+                Ok(_) => match self.tls.process_new_packets() {
+                    Ok(state) if state.peer_has_closed() || state.plaintext_bytes_to_read() > 0 => {
+                        return false
+                    }
                     Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(_) => return false,
+                },
+                // Silence: healthy, unless unread plaintext was already waiting.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return !self.has_buffered_plaintext()
                 }
+                Err(_) => return false,
             }
         }
-        self.holds_nothing_unasked()
     }
 
-    /// Decrypts what rustls took in and says whether everything it holds is fine between two
-    /// exchanges: no plaintext, no `close_notify`, no error.
-    fn holds_nothing_unasked(&mut self) -> bool {
-        matches!(
-            self.tls.process_new_packets(),
-            Ok(state) if !state.peer_has_closed() && state.plaintext_bytes_to_read() == 0
-        )
+    fn has_buffered_plaintext(&mut self) -> bool {
+        use std::io::BufRead;
+        matches!(self.tls.reader().fill_buf(), Ok(bytes) if !bytes.is_empty())
     }
 
     /// Drives the handshake to its end; `Ready(Ok)` at once when it is done.
