@@ -213,6 +213,12 @@ impl TcpStream {
             .poll_write_from(cx, buf, |socket, buf| (&*socket).write(buf))
     }
 
+    /// Whether a read already emptied this socket in the poll running now, with no close seen
+    /// (see [`IoSource::read_drained_this_poll`]): the idle probe's way to spare a peek.
+    pub fn read_drained_this_poll(&self) -> bool {
+        self.source.read_drained_this_poll()
+    }
+
     /// Looks at incoming bytes without waiting or consuming them:
     /// `Ok(0)` means the peer closed, `WouldBlock` that nothing arrived.
     /// A connection pool uses this to spot a dead idle connection.

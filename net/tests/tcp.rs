@@ -190,3 +190,67 @@ fn data_and_close_in_one_event_still_reach_end_of_stream() {
         assert_eq!(end.await.expect("end of stream never seen").unwrap(), 0);
     });
 }
+
+/// The idle probe's two depths. `Reactor` trusts a read that emptied the socket earlier in the
+/// same poll: nothing of this loop has run since, so only a peer racing us can have sent
+/// anything (as here, on purpose), and the answer costs no syscall. `Kernel` peeks, and sees
+/// it; so does `Reactor` in any later poll.
+#[test]
+fn the_reactor_depth_of_the_idle_probe_trusts_an_empty_read_only_within_its_poll() {
+    use simul_net::connect::{ProbeDepth, Stream, Transport};
+    use std::io::Write;
+    run(async {
+        let listener = std::net::TcpListener::bind(any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut transport = Transport::new(Stream::Tcp(tcp), addr);
+        peer.write_all(b"answer").unwrap();
+        let mut got = 0;
+        while got < 6 {
+            got += transport.fill().await.unwrap();
+        }
+        transport.buf().consume(6);
+        assert!(transport.is_idle_and_open(ProbeDepth::Reactor));
+        assert!(transport.is_idle_and_open(ProbeDepth::Kernel));
+        peer.write_all(b"unasked").unwrap();
+        assert!(
+            transport.is_idle_and_open(ProbeDepth::Reactor),
+            "within the poll that emptied the socket, the reactor cannot know"
+        );
+        assert!(!transport.is_idle_and_open(ProbeDepth::Kernel));
+        simul_runtime::yield_now().await;
+        assert!(
+            !transport.is_idle_and_open(ProbeDepth::Reactor),
+            "a later poll asks the kernel"
+        );
+    });
+}
+
+/// A close that the reactor saw together with the last data is never trusted away: a short read
+/// empties the socket of data, not of the FIN behind it.
+#[test]
+fn the_reactor_depth_of_the_idle_probe_never_hides_a_close_it_saw() {
+    use simul_net::connect::{ProbeDepth, Stream, Transport};
+    use std::io::Write;
+    run(async {
+        let listener = std::net::TcpListener::bind(any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut transport = Transport::new(Stream::Tcp(tcp), addr);
+        // Park on an empty socket first, so that the data and the FIN come as one event; then
+        // read and probe in one poll.
+        let reader = spawn(async move {
+            let n = transport.fill().await.unwrap();
+            transport.buf().consume(n);
+            (n, transport.is_idle_and_open(ProbeDepth::Reactor))
+        });
+        simul_runtime::yield_now().await;
+        peer.write_all(b"last").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        let (n, open) = reader.await.unwrap();
+        assert_eq!(n, 4);
+        assert!(!open, "the reactor saw the close with the data");
+    });
+}

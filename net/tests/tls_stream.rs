@@ -9,6 +9,7 @@ use std::io;
 use std::pin::Pin;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use simul_net::connect::ProbeDepth;
 use simul_net::tls::{CertificateProblem, TlsConfig, TlsError, TlsStream};
 use simul_net::{TcpListener, TcpStream};
 use simul_runtime::sync::oneshot;
@@ -240,14 +241,17 @@ fn the_idle_probe_accepts_a_key_update_and_refuses_data_or_close_notify() {
         read_tx.send(()).unwrap();
         step_rx.await.unwrap();
         assert!(
-            tls.is_idle_and_open(),
+            tls.is_idle_and_open(ProbeDepth::Kernel),
             "a key update is no reason to drop the connection"
         );
         tls.write_all(b"ping").await.unwrap();
         assert_eq!(read_exactly(&mut tls, 4).await, b"pong");
         next_tx.send(()).unwrap();
         server.await.unwrap();
-        assert!(!tls.is_idle_and_open(), "unsolicited plaintext");
+        assert!(
+            !tls.is_idle_and_open(ProbeDepth::Kernel),
+            "unsolicited plaintext"
+        );
     });
 }
 
@@ -272,9 +276,12 @@ fn the_idle_probe_refuses_a_connection_the_server_closed_with_close_notify() {
             .unwrap();
         assert_eq!(read_exactly(&mut tls, 3).await, b"bye");
         // The close_notify was written before "bye" was read here, on loopback: it is queued.
-        assert!(!tls.is_idle_and_open());
+        assert!(!tls.is_idle_and_open(ProbeDepth::Kernel));
         simul_runtime::yield_now().await;
-        assert!(!tls.is_idle_and_open(), "asked again, in a later poll");
+        assert!(
+            !tls.is_idle_and_open(ProbeDepth::Kernel),
+            "asked again, in a later poll"
+        );
         drop(tls);
         server.await.unwrap();
     });

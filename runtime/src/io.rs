@@ -134,6 +134,40 @@ impl<T: Source> IoSource<T> {
         poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
 
+    /// Whether this source was already read empty in the poll running now: an operation used
+    /// the read readiness up (a `WouldBlock`, or a short read on a stream) earlier in this
+    /// poll, and no close has been seen. Since then no other task of this loop has run and the
+    /// reactor has not looked at the kernel, so a peek could only learn of bytes that arrived
+    /// in these last microseconds, racing us. No syscall; `false` means "ask the kernel", never
+    /// "there is data".
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use simul_runtime::io::IoSource;
+    ///
+    /// simul_runtime::run(async {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    ///     a.set_nonblocking(true).unwrap();
+    ///     let a = IoSource::new(mio::net::UnixStream::from_std(a)).unwrap();
+    ///     (&b).write_all(b"hi").unwrap();
+    ///     assert!(!a.read_drained_this_poll(), "nothing read yet");
+    ///     let mut buf = [0u8; 16];
+    ///     let read = std::future::poll_fn(|cx| a.poll_read_into(cx, &mut buf, |s, b| (&*s).read(b)));
+    ///     assert_eq!(read.await.unwrap(), 2); // short: the kernel's buffer is empty
+    ///     assert!(a.read_drained_this_poll());
+    ///     (&b).write_all(b"more").unwrap(); // racing us: the reactor cannot know yet
+    ///     assert!(a.read_drained_this_poll());
+    ///     simul_runtime::yield_now().await; // another poll: ask the kernel again
+    ///     assert!(!a.read_drained_this_poll());
+    /// });
+    /// ```
+    // BOOK: drained-this-poll
+    pub fn read_drained_this_poll(&self) -> bool {
+        self.driver
+            .reactor()
+            .drained_at(self.key, Direction::Read, self.driver.moment())
+    }
+
     /// Ready when the reactor has reported readiness in `direction` that no
     /// operation has consumed yet. Waiting spends no budget.
     pub fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<()> {
@@ -162,12 +196,12 @@ impl<T: Source> IoSource<T> {
             match op(&self.io) {
                 // Consumed the readiness: wait for the next edge.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    reactor.clear_ready(self.key, direction)
+                    reactor.clear_ready(self.key, direction, self.driver.moment())
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => {
                     if result.as_ref().is_ok_and(&drained) {
-                        reactor.clear_ready(self.key, direction);
+                        reactor.clear_ready(self.key, direction, self.driver.moment());
                     }
                     spend.done();
                     return Poll::Ready(result);

@@ -30,7 +30,7 @@ use std::time::Instant;
 use simul_runtime::time::{self, timeout};
 
 pub use eyeballs::{connect_first, interleave_families, ATTEMPT_DELAY};
-pub use transport::{Elapsed, Patience, Stream, Transport, WriteError, WriteFailure};
+pub use transport::{Elapsed, Patience, ProbeDepth, Stream, Transport, WriteError, WriteFailure};
 
 use crate::dns;
 use crate::tls::{TlsConfig, TlsError, TlsStream};

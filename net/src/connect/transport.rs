@@ -19,6 +19,22 @@ use simul_runtime::time::{self, timeout};
 use crate::tls::{TlsInfo, TlsStream};
 use crate::{ReadBuf, TcpStream};
 
+/// How sure the idle probe must be that a connection is still open and silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeDepth {
+    /// Ask the kernel (a syscall), so that the answer is as of now. For a message that must not
+    /// go down a dead connection because it cannot be sent twice: a non-idempotent HTTP
+    /// request, any Redis command.
+    Kernel,
+    /// Trust the reactor when it knows the answer: the socket was read empty earlier in the
+    /// poll running now, and no close was seen (`TcpStream::read_drained_this_poll`): a
+    /// connection reused the instant its last exchange ended. No syscall. What the peek would
+    /// add is only what arrived in these last microseconds, the stale-connection race that the
+    /// HTTP client's one retry of an idempotent request exists for (and that a peek cannot
+    /// close either: the server may close just after it).
+    Reactor,
+}
+
 /// A connected byte stream: plain TCP, or TLS over TCP.
 #[derive(Debug)]
 pub enum Stream {
@@ -179,13 +195,17 @@ impl Transport {
     }
 
     /// Whether an idle connection can carry another exchange: nothing unread in the buffer, and
-    /// the peer has neither closed it nor sent anything since. Asked without waiting.
+    /// the peer has neither closed it nor sent anything since. Asked without waiting, as sure as
+    /// `depth` says.
     // BOOK: idle-probe
-    pub fn is_idle_and_open(&mut self) -> bool {
+    pub fn is_idle_and_open(&mut self, depth: ProbeDepth) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
         match &mut self.stream {
+            Stream::Tcp(tcp) if depth == ProbeDepth::Reactor && tcp.read_drained_this_poll() => {
+                true
+            }
             Stream::Tcp(tcp) => {
                 let mut probe = [0u8; 1];
                 // WouldBlock is the healthy answer: silence. Ok(0) is the peer's close, Ok(n)
@@ -193,7 +213,7 @@ impl Transport {
                 matches!(tcp.try_peek(&mut probe), Err(e) if e.kind() == ErrorKind::WouldBlock)
             }
             // Decrypts whatever came (session tickets are fine, data or an alert are not).
-            Stream::Tls(tls) => tls.is_idle_and_open(),
+            Stream::Tls(tls) => tls.is_idle_and_open(depth),
         }
     }
 

@@ -17,7 +17,7 @@ use super::error::Error;
 use super::resp::Value;
 use super::url::{ConnectionInfo, TlsOptions};
 use crate::connect::{
-    self, ConnectError, ConnectPhase, Endpoint, Patience, Transport, WriteFailure,
+    self, ConnectError, ConnectPhase, Endpoint, Patience, ProbeDepth, Transport, WriteFailure,
 };
 use crate::tls::{Certificate, TlsConfig, TlsError};
 
@@ -91,9 +91,10 @@ impl Link {
     }
 
     /// Whether the link can carry a command: no reply half-read, nothing unread, and the server
-    /// has not closed it (the connection layer's idle probe).
+    /// has not closed it (the connection layer's idle probe, asking the kernel: a command may
+    /// not be safe to send twice, and nothing here would retry it).
     pub(super) fn is_idle_and_open(&mut self) -> bool {
-        !self.decoder.is_mid_reply() && self.transport.is_idle_and_open()
+        !self.decoder.is_mid_reply() && self.transport.is_idle_and_open(ProbeDepth::Kernel)
     }
 
     /// Writes `request` (one or more commands) and reads `count` replies; `name` is the command

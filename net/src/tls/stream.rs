@@ -35,6 +35,7 @@ use rustls::pki_types::ServerName;
 use super::config::TlsConfig;
 use super::error::TlsError;
 use super::info::TlsInfo;
+use crate::connect::ProbeDepth;
 use crate::TcpStream;
 
 /// A TLS connection over a [`TcpStream`] on the reactor.
@@ -228,9 +229,18 @@ impl TlsStream {
     /// (a TLS 1.3 server sends session tickets after the handshake, often after the first
     /// response), but plaintext nobody asked for, a `close_notify`, a close or an error are not.
     /// (A plain TCP connection only peeks; here the bytes must be decrypted to be judged.)
-    pub fn is_idle_and_open(&mut self) -> bool {
+    /// With [`ProbeDepth::Reactor`], when the reactor knows there is nothing new to read, only
+    /// what rustls holds already is judged.
+    pub fn is_idle_and_open(&mut self, depth: ProbeDepth) -> bool {
         if self.closing || self.tls.is_handshaking() {
             return false;
+        }
+        if depth == ProbeDepth::Reactor && self.tcp.read_drained_this_poll() {
+            // A close_notify that came with the last response has been processed already.
+            return matches!(
+                self.tls.process_new_packets(),
+                Ok(state) if !state.peer_has_closed() && state.plaintext_bytes_to_read() == 0
+            );
         }
         loop {
             match self.tls.read_tls(&mut Probe(&self.tcp)) {

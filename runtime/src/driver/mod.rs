@@ -105,6 +105,14 @@ impl Driver {
         *self.wake_buf.borrow_mut() = wakers;
     }
 
+    /// A number that changes at every task poll and at every look at the kernel (the sum of
+    /// the two counters): two equal readings were taken within one poll, with no look between.
+    /// IO sources stamp their used-up readiness with it ([`Reactor::clear_ready`]).
+    pub(crate) fn moment(&self) -> u64 {
+        let counters = &self.observer.counters;
+        counters.polls.get() + counters.reactor_turns.get()
+    }
+
     /// Asks the OS for IO events, sleeping up to `timeout` (`None`: until
     /// one arrives), and collects the wakers of the tasks they concern.
     /// Returns the number of events.

@@ -6,6 +6,12 @@
 //! hit `WouldBlock` clears it (`io.rs` does that); a reader that stopped
 //! before `WouldBlock` would otherwise never hear from the socket again.
 //!
+//! Each direction also notes *when* its readiness was last used up, as the
+//! caller's reading of the driver's moment (`Driver::moment`, which changes
+//! at every task poll and every look). A direction used up at the moment that
+//! is still current, with no close seen, was read empty earlier in this very
+//! poll: [`Reactor::drained_at`], the idle probe's way to skip a peek.
+//!
 //! Invariants owned here:
 //! - a token carries the slot's index *and* generation, so an event for a
 //!   freed or reused slot is ignored, never delivered to a stranger;
@@ -85,6 +91,8 @@ struct Half {
     /// The task waiting on this direction. One: a socket has one reader and
     /// one writer at a time.
     waiter: Option<Waker>,
+    /// The driver's moment when an operation last used the readiness up.
+    used_up_at: u64,
 }
 
 impl Half {
@@ -93,6 +101,7 @@ impl Half {
             ready: true,
             closed: false,
             waiter: None,
+            used_up_at: 0,
         }
     }
 
@@ -217,11 +226,30 @@ impl Reactor {
         Poll::Pending
     }
 
-    /// Forgets `direction`'s readiness: an operation just returned `WouldBlock`.
-    pub(crate) fn clear_ready(&self, key: SourceKey, direction: Direction) {
+    /// Forgets `direction`'s readiness at moment `now`: an operation just returned
+    /// `WouldBlock`, or drained a stream (a short transfer).
+    pub(crate) fn clear_ready(&self, key: SourceKey, direction: Direction, now: u64) {
         match self.sources.borrow_mut().get_mut(key.index as usize) {
-            Some(slot) if slot.generation == key.generation => slot.half(direction).ready = false,
+            Some(slot) if slot.generation == key.generation => {
+                let half = slot.half(direction);
+                half.ready = false;
+                half.used_up_at = now;
+            }
             _ => {}
+        }
+    }
+
+    /// Whether `direction`'s readiness was used up at moment `now` and no close has been seen:
+    /// the source was read empty earlier in the poll running now, and nothing has been heard
+    /// from the kernel since.
+    pub(crate) fn drained_at(&self, key: SourceKey, direction: Direction, now: u64) -> bool {
+        let mut sources = self.sources.borrow_mut();
+        match sources.get_mut(key.index as usize) {
+            Some(slot) if slot.generation == key.generation => {
+                let half = slot.half(direction);
+                !half.ready && !half.closed && half.used_up_at == now
+            }
+            _ => false,
         }
     }
 
@@ -298,7 +326,7 @@ mod tests {
         assert_ne!(old.generation, new.generation);
 
         // Make the new source wait for readability.
-        reactor.clear_ready(new, Direction::Read);
+        reactor.clear_ready(new, Direction::Read, 0);
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(reactor

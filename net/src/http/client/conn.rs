@@ -9,7 +9,8 @@ use simul_runtime::time;
 use url::Url;
 
 use crate::connect::{
-    self, ConnectError, ConnectPhase, Elapsed, Endpoint, Patience, Transport, WriteFailure,
+    self, ConnectError, ConnectPhase, Elapsed, Endpoint, Patience, ProbeDepth, Transport,
+    WriteFailure,
 };
 use crate::http::{Error, ReadBuf, TimeoutPhase};
 use crate::tls::{TlsConfig, TlsError};
@@ -142,10 +143,11 @@ impl Connection {
     }
 
     /// Whether an idle connection can carry another request: younger than `max_idle`, and the
-    /// server has neither closed it nor sent anything (the connection layer's idle probe).
+    /// server has neither closed it nor sent anything (the connection layer's idle probe, as
+    /// sure as `depth` says).
     // BOOK: pool-checkout
-    pub(super) fn is_reusable(&mut self, max_idle: Duration) -> bool {
-        self.idle_age() < max_idle && self.transport.is_idle_and_open()
+    pub(super) fn is_reusable(&mut self, max_idle: Duration, depth: ProbeDepth) -> bool {
+        self.idle_age() < max_idle && self.transport.is_idle_and_open(depth)
     }
 }
 

@@ -34,6 +34,7 @@ use self::conn::{Connection, Deadlines, Opening, PoolKey, Scheme};
 use self::pool::Pool;
 use self::response::BodyReader;
 use self::target::{Target, Targets};
+use crate::connect::ProbeDepth;
 use crate::http::{
     encode_request, ClosePhase, Error, Headers, Limits, RequestHead, ResponseDecoder,
 };
@@ -186,7 +187,7 @@ impl Client {
         // Encoded (and so validated) before a connection is taken: a refused
         // request must neither open a socket nor cost a pooled one.
         let message = self.encode(target, method, headers, body)?;
-        let pooled = self.inner.pool.checkout(key);
+        let pooled = self.inner.pool.checkout(key, probe_depth(method));
         let reused = pooled.is_some();
         let conn = match pooled {
             Some(conn) => {
@@ -401,6 +402,17 @@ impl Attempt {
 }
 
 /// Methods whose repetition does no harm (RFC 9110 §9.2.2).
+/// How sure the checkout must be that a pooled connection still works: a request that will be
+/// retried on a stale connection can trust the reactor's knowledge; one that cannot be sent
+/// twice asks the kernel.
+fn probe_depth(method: &str) -> ProbeDepth {
+    if is_idempotent(method) {
+        ProbeDepth::Reactor
+    } else {
+        ProbeDepth::Kernel
+    }
+}
+
 fn is_idempotent(method: &str) -> bool {
     matches!(
         method,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use simul_runtime::time;
 
 use super::conn::{Connection, PoolKey};
+use crate::connect::ProbeDepth;
 
 pub(super) struct Pool {
     idle: RefCell<HashMap<PoolKey, Vec<Connection>>>,
@@ -27,14 +28,14 @@ impl Pool {
         }
     }
 
-    /// The most recently used healthy connection to `key`, if any; stale ones
-    /// found on the way are closed.
-    pub(super) fn checkout(&self, key: &PoolKey) -> Option<Connection> {
+    /// The most recently used healthy connection to `key`, if any, probed as
+    /// sure as `depth` says; stale ones found on the way are closed.
+    pub(super) fn checkout(&self, key: &PoolKey, depth: ProbeDepth) -> Option<Connection> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         // Most recent first: the least likely to have been closed by the server.
         while let Some(mut conn) = list.pop() {
-            if conn.is_reusable(self.max_idle_age) {
+            if conn.is_reusable(self.max_idle_age, depth) {
                 return Some(conn);
             }
         }
