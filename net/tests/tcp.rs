@@ -1,9 +1,11 @@
 //! TCP on the reactor, over real loopback sockets.
 
 use std::cell::Cell;
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
 
+use simul_net::connect::{ProbeDepth, Stream, Transport};
 use simul_net::{TcpListener, TcpStream};
 use simul_runtime::{run, spawn};
 
@@ -191,20 +193,23 @@ fn data_and_close_in_one_event_still_reach_end_of_stream() {
     });
 }
 
+/// A `Transport` over a loopback connection, and the plain blocking socket at its other end.
+async fn transport_and_peer() -> (Transport, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind(any_port()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    (Transport::new(Stream::Tcp(tcp), addr), peer)
+}
+
 /// The idle probe's two depths. `Reactor` trusts a read that emptied the socket earlier in the
 /// same poll: nothing of this loop has run since, so only a peer racing us can have sent
 /// anything (as here, on purpose), and the answer costs no syscall. `Kernel` peeks, and sees
 /// it; so does `Reactor` in any later poll.
 #[test]
 fn the_reactor_depth_of_the_idle_probe_trusts_an_empty_read_only_within_its_poll() {
-    use simul_net::connect::{ProbeDepth, Stream, Transport};
-    use std::io::Write;
     run(async {
-        let listener = std::net::TcpListener::bind(any_port()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut transport = Transport::new(Stream::Tcp(tcp), addr);
+        let (mut transport, mut peer) = transport_and_peer().await;
         peer.write_all(b"answer").unwrap();
         let mut got = 0;
         while got < 6 {
@@ -231,14 +236,8 @@ fn the_reactor_depth_of_the_idle_probe_trusts_an_empty_read_only_within_its_poll
 /// empties the socket of data, not of the FIN behind it.
 #[test]
 fn the_reactor_depth_of_the_idle_probe_never_hides_a_close_it_saw() {
-    use simul_net::connect::{ProbeDepth, Stream, Transport};
-    use std::io::Write;
     run(async {
-        let listener = std::net::TcpListener::bind(any_port()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut transport = Transport::new(Stream::Tcp(tcp), addr);
+        let (mut transport, mut peer) = transport_and_peer().await;
         // Park on an empty socket first, so that the data and the FIN come as one event; then
         // read and probe in one poll.
         let reader = spawn(async move {
