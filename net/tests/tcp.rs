@@ -202,6 +202,15 @@ async fn transport_and_peer() -> (Transport, std::net::TcpStream) {
     (Transport::new(Stream::Tcp(tcp), addr), peer)
 }
 
+/// Reads `n` bytes into `transport`'s buffer and consumes them; the last read is short.
+async fn read_and_consume(transport: &mut Transport, n: usize) {
+    let mut got = 0;
+    while got < n {
+        got += transport.fill().await.unwrap();
+    }
+    transport.buf().consume(n);
+}
+
 /// The idle probe's two depths. `Reactor` trusts a read that emptied the socket earlier in the
 /// same poll: nothing of this loop has run since, so only a peer racing us can have sent
 /// anything (as here, on purpose), and the answer costs no syscall. `Kernel` peeks, and sees
@@ -211,11 +220,7 @@ fn the_reactor_depth_of_the_idle_probe_trusts_an_empty_read_only_within_its_poll
     run(async {
         let (mut transport, mut peer) = transport_and_peer().await;
         peer.write_all(b"answer").unwrap();
-        let mut got = 0;
-        while got < 6 {
-            got += transport.fill().await.unwrap();
-        }
-        transport.buf().consume(6);
+        read_and_consume(&mut transport, 6).await;
         assert!(transport.is_idle_and_open(ProbeDepth::Reactor));
         assert!(transport.is_idle_and_open(ProbeDepth::Kernel));
         peer.write_all(b"unasked").unwrap();
@@ -251,5 +256,29 @@ fn the_reactor_depth_of_the_idle_probe_never_hides_a_close_it_saw() {
         let (n, open) = reader.await.unwrap();
         assert_eq!(n, 4);
         assert!(!open, "the reactor saw the close with the data");
+    });
+}
+
+/// Carried off its loop, a socket's "read empty in this poll" would never expire, since that
+/// loop's counters stop with it: there, the probe asks the kernel.
+#[test]
+fn the_reactor_depth_of_the_idle_probe_asks_the_kernel_off_its_loop() {
+    let (mut transport, mut peer) = run(async {
+        let (mut transport, mut peer) = transport_and_peer().await;
+        peer.write_all(b"answer").unwrap();
+        read_and_consume(&mut transport, 6).await;
+        assert!(transport.is_idle_and_open(ProbeDepth::Reactor));
+        (transport, peer)
+    });
+    peer.write_all(b"unasked").unwrap();
+    assert!(
+        !transport.is_idle_and_open(ProbeDepth::Reactor),
+        "between two loops"
+    );
+    run(async {
+        assert!(
+            !transport.is_idle_and_open(ProbeDepth::Reactor),
+            "on another loop"
+        );
     });
 }

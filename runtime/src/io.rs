@@ -134,12 +134,15 @@ impl<T: Source> IoSource<T> {
         poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
 
-    /// Whether this source was already read empty in the poll running now: an operation used
-    /// the read readiness up (a `WouldBlock`, or a short read on a stream) earlier in this
-    /// poll, and no close has been seen. Since then no other task of this loop has run and the
-    /// reactor has not looked at the kernel, so a peek could only learn of bytes that arrived
-    /// in these last microseconds, racing us. No syscall; `false` means "ask the kernel", never
-    /// "there is data".
+    /// Whether this source was already read empty in the poll running now, on the loop it
+    /// belongs to: an operation used the read readiness up (a `WouldBlock`, or a short read on
+    /// a stream) earlier in this poll, and no close has been seen. No syscall; `false` means
+    /// "ask the kernel", never "there is data".
+    ///
+    /// The answer is only as fresh as the loop's latest look at the kernel, which may be a few
+    /// dozen polls old: bytes that came after it, and a FIN queued behind the data that the
+    /// short read took, are not seen. A peek would see them. Use it where such a miss is
+    /// harmless, or is handled (an idempotent HTTP request's retry).
     ///
     /// ```
     /// use std::io::{Read, Write};
@@ -163,9 +166,14 @@ impl<T: Source> IoSource<T> {
     /// ```
     // BOOK: drained-this-poll
     pub fn read_drained_this_poll(&self) -> bool {
-        self.driver
-            .reactor()
-            .drained_at(self.key, Direction::Read, self.driver.moment())
+        // Outside its loop (after `block_on` returned, or on another runtime) the moment no
+        // longer moves, so an old stamp would match for ever.
+        let on_its_loop = Driver::with_current(|current| Rc::ptr_eq(current, &self.driver));
+        on_its_loop == Some(true)
+            && self
+                .driver
+                .reactor()
+                .drained_at(self.key, Direction::Read, self.driver.moment())
     }
 
     /// Ready when the reactor has reported readiness in `direction` that no

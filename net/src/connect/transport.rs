@@ -29,9 +29,10 @@ pub enum ProbeDepth {
     /// Trust the reactor when it knows the answer: the socket was read empty earlier in the
     /// poll running now, and no close was seen (`TcpStream::read_drained_this_poll`): a
     /// connection reused the instant its last exchange ended. No syscall. What the peek would
-    /// add is only what arrived in these last microseconds, the stale-connection race that the
-    /// HTTP client's one retry of an idempotent request exists for (and that a peek cannot
-    /// close either: the server may close just after it).
+    /// add is what arrived after the loop's latest look (a few dozen polls at most), including
+    /// a FIN queued behind the last data: a server that closed the connection just now. That
+    /// is the stale-connection race which the HTTP client's one retry of an idempotent request
+    /// exists for, and which a peek only narrows: the server may close just after it.
     Reactor,
 }
 

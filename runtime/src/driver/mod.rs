@@ -106,8 +106,10 @@ impl Driver {
     }
 
     /// A number that changes at every task poll and at every look at the kernel (the sum of
-    /// the two counters): two equal readings were taken within one poll, with no look between.
-    /// IO sources stamp their used-up readiness with it ([`Reactor::clear_ready`]).
+    /// the two counters): two equal readings taken while this loop runs were taken within one
+    /// poll, with no look between. (Once the loop stops, it stops moving: compare readings only
+    /// on the loop, as `IoSource::read_drained_this_poll` does.) IO sources stamp their used-up
+    /// readiness with it ([`Reactor::clear_ready`]).
     pub(crate) fn moment(&self) -> u64 {
         let counters = &self.observer.counters;
         counters.polls.get() + counters.reactor_turns.get()

@@ -401,7 +401,6 @@ impl Attempt {
     }
 }
 
-/// Methods whose repetition does no harm (RFC 9110 §9.2.2).
 /// How sure the checkout must be that a pooled connection still works: a request that will be
 /// retried on a stale connection can trust the reactor's knowledge; one that cannot be sent
 /// twice asks the kernel.
@@ -413,6 +412,7 @@ fn probe_depth(method: &str) -> ProbeDepth {
     }
 }
 
+/// Methods whose repetition does no harm (RFC 9110 §9.2.2).
 fn is_idempotent(method: &str) -> bool {
     matches!(
         method,
