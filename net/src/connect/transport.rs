@@ -36,6 +36,14 @@ pub enum ProbeDepth {
     Reactor,
 }
 
+impl ProbeDepth {
+    /// Whether this depth may skip reading `tcp`, because the reactor knows nothing came: the
+    /// one place where the two depths differ, for the TCP probe and the TLS one.
+    pub(crate) fn knows_nothing_came(self, tcp: &TcpStream) -> bool {
+        self == ProbeDepth::Reactor && tcp.read_drained_this_poll()
+    }
+}
+
 /// A connected byte stream: plain TCP, or TLS over TCP.
 #[derive(Debug)]
 pub enum Stream {
@@ -204,9 +212,7 @@ impl Transport {
             return false;
         }
         match &mut self.stream {
-            Stream::Tcp(tcp) if depth == ProbeDepth::Reactor && tcp.read_drained_this_poll() => {
-                true
-            }
+            Stream::Tcp(tcp) if depth.knows_nothing_came(tcp) => true,
             Stream::Tcp(tcp) => {
                 let mut probe = [0u8; 1];
                 // WouldBlock is the healthy answer: silence. Ok(0) is the peer's close, Ok(n)

@@ -235,35 +235,33 @@ impl TlsStream {
         if self.closing || self.tls.is_handshaking() {
             return false;
         }
-        if depth == ProbeDepth::Reactor && self.tcp.read_drained_this_poll() {
-            // A close_notify that came with the last response has been processed already.
-            return matches!(
-                self.tls.process_new_packets(),
-                Ok(state) if !state.peer_has_closed() && state.plaintext_bytes_to_read() == 0
-            );
+        if depth.knows_nothing_came(&self.tcp) {
+            // Nothing to read: judge what rustls holds (a close_notify that came with the last
+            // response has been processed already).
+            return self.holds_nothing_unasked();
         }
         loop {
             match self.tls.read_tls(&mut Probe(&self.tcp)) {
                 Ok(0) => return false,
-                Ok(_) => match self.tls.process_new_packets() {
-                    Ok(state) if state.peer_has_closed() || state.plaintext_bytes_to_read() > 0 => {
-                        return false
-                    }
-                    Ok(_) => {}
-                    Err(_) => return false,
-                },
-                // Silence: healthy, unless unread plaintext was already waiting.
+                // Judged record by record: rustls's buffer is bounded.
+                Ok(_) if !self.holds_nothing_unasked() => return false,
+                Ok(_) => {}
+                // Silence: healthy, unless what was already held is not.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return !self.has_buffered_plaintext()
+                    return self.holds_nothing_unasked()
                 }
                 Err(_) => return false,
             }
         }
     }
 
-    fn has_buffered_plaintext(&mut self) -> bool {
-        use std::io::BufRead;
-        matches!(self.tls.reader().fill_buf(), Ok(bytes) if !bytes.is_empty())
+    /// Decrypts what rustls took in, and says whether everything it holds is fine between two
+    /// exchanges: no plaintext, no `close_notify`, no error.
+    fn holds_nothing_unasked(&mut self) -> bool {
+        matches!(
+            self.tls.process_new_packets(),
+            Ok(state) if !state.peer_has_closed() && state.plaintext_bytes_to_read() == 0
+        )
     }
 
     /// Drives the handshake to its end; `Ready(Ok)` at once when it is done.
